@@ -1,0 +1,78 @@
+"""Queries for accounts, users and tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nichandle.accounts.models import Account, ApiToken, Membership, User
+
+
+async def account_by_id(session: AsyncSession, account_id: int) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def account_by_slug(session: AsyncSession, slug: str) -> Account | None:
+    return await session.scalar(select(Account).where(Account.slug == slug))
+
+
+async def lock_account(session: AsyncSession, account_id: int) -> None:
+    """Serialises per-account invariants (one default contact) on PostgreSQL; SQLite's single
+    writer already serialises every write."""
+    await session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+
+
+async def slugs_like(session: AsyncSession, base: str) -> set[str]:
+    rows = await session.scalars(select(Account.slug).where(Account.slug.startswith(base)))
+    return set(rows)
+
+
+async def any_account(session: AsyncSession) -> bool:
+    return (await session.scalar(select(Account.id).limit(1))) is not None
+
+
+async def list_accounts(session: AsyncSession) -> Sequence[Account]:
+    return (await session.scalars(select(Account).order_by(Account.id))).all()
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def membership(session: AsyncSession, user_id: int, account_id: int) -> Membership | None:
+    return await session.get(Membership, (user_id, account_id))
+
+
+async def accounts_of_user(session: AsyncSession, user_id: int) -> Sequence[Account]:
+    query = (
+        select(Account)
+        .join(Membership, Membership.account_id == Account.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Account.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
+    return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+async def tokens_of_account(session: AsyncSession, account_id: int) -> Sequence[ApiToken]:
+    query = select(ApiToken).where(ApiToken.account_id == account_id).order_by(ApiToken.id)
+    return (await session.scalars(query)).all()
+
+
+async def tokens_of_user(session: AsyncSession, user_id: int) -> Sequence[ApiToken]:
+    query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
+    return (await session.scalars(query)).all()
+
+
+async def token_by_id(session: AsyncSession, token_id: int) -> ApiToken | None:
+    return await session.get(ApiToken, token_id)
+
+
+async def touch_token(session: AsyncSession, token_id: int, at: datetime) -> None:
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at))

@@ -1,0 +1,269 @@
+"""The nichandle command line: serve, migrate, and manage accounts and tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nichandle.accounts import service as accounts
+from nichandle.db import migrate
+from nichandle.db.engine import create_database
+from nichandle.db.session import unit_of_work
+from nichandle.errors import NichandleError
+from nichandle.settings import Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="nichandle: registrar contacts, roles and their rules.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts (teams).", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and their team memberships.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(users_app, name="users")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Runs ``work`` in one unit of work; domain errors end the command with a message."""
+
+    async def run() -> T:
+        db = create_database(Settings())
+        try:
+            async with unit_of_work(db) as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except NichandleError as exc:
+        detail = ""
+        if hasattr(exc, "messages"):
+            detail = " " + json.dumps(exc.messages())
+        err_console.print(f"[red]error:[/red] {exc.message}{detail}")
+        raise typer.Exit(1) from exc
+
+
+def _upgrade() -> None:
+    async def run() -> None:
+        db = create_database(Settings())
+        try:
+            await migrate.upgrade(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data))  # noqa: T201 - machine-readable output for other tooling
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations."""
+    _upgrade()
+    console.print("database is at the latest schema")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (use 'base' for an empty database)."""
+
+    async def run() -> None:
+        db = create_database(Settings())
+        try:
+            await migrate.downgrade(db, revision)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+async def _bootstrap(session: AsyncSession) -> str | None:
+    """On an empty database: a first account and a token, so a new user can call the API."""
+    if await accounts.any_account(session):
+        return None
+    account = await accounts.create_account(session, "My team")
+    _token, secret = await accounts.create_token(session, account=account, name="first token")
+    return f"account '{account.slug}' (id {account.id}), API token: {secret}"
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Apply pending migrations, then serve the API."""
+    settings = Settings()
+    _upgrade()
+    first = _in_transaction(_bootstrap)
+    if first:
+        console.print(f"[bold green]Fresh database:[/bold green] created {first}")
+        console.print(
+            "Try: curl -H 'Authorization: Bearer <token>' "
+            f"http://{host or settings.host}:{port or settings.port}/api/v1/contacts"
+        )
+    uvicorn.run(
+        "nichandle.app:app_from_environment",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level="info",
+    )
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    email: Annotated[str | None, typer.Option(help="Owner's email (creates the user).")] = None,
+    slug: Annotated[str | None, typer.Option(help="Slug; derived from NAME if omitted.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create an account and an account token (shown once)."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        account = await accounts.create_account(session, name, slug=slug, owner_email=email)
+        _token, secret = await accounts.create_token(session, account=account)
+        return {
+            "account": {"id": account.id, "name": account.name, "slug": account.slug},
+            "token": secret,
+        }
+
+    result = _in_transaction(work)
+    if as_json:
+        _print_json(result)
+    else:
+        console.print(f"created account {result['account']}")
+        console.print(f"API token (shown once): [bold]{result['token']}[/bold]", soft_wrap=True)
+
+
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """List accounts."""
+
+    async def work(session: AsyncSession) -> list[tuple[int, str, str]]:
+        return [(a.id, a.slug, a.name) for a in await accounts.list_accounts(session)]
+
+    table = Table("id", "slug", "name")
+    for row in _in_transaction(work):
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+@users_app.command("add")
+def users_add(
+    email: str, account: Annotated[str, typer.Option(help="Account slug or id.")]
+) -> None:
+    """Add a user (created if new) to an account."""
+
+    async def work(session: AsyncSession) -> None:
+        await accounts.add_member(session, await accounts.get_account(session, account), email)
+
+    _in_transaction(work)
+    console.print(f"{email} is a member of {account}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    account: Annotated[str | None, typer.Option(help="Account slug or id.")] = None,
+    user: Annotated[str | None, typer.Option(help="User email, for a personal token.")] = None,
+    name: Annotated[str, typer.Option(help="A name to recognise the token by.")] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create an account token (--account) or a personal token (--user); shown once."""
+    if (account is None) == (user is None):
+        err_console.print("error: give exactly one of --account or --user")
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        if account is not None:
+            owner = await accounts.get_account(session, account)
+            token, secret = await accounts.create_token(session, account=owner, name=name)
+        else:
+            person = await accounts.get_user(session, user or "")
+            token, secret = await accounts.create_token(session, user=person, name=name)
+        return {"id": token.id, "name": token.name, "token": secret}
+
+    result = _in_transaction(work)
+    if as_json:
+        _print_json(result)
+    else:
+        console.print(
+            f"token {result['id']} ({result['name']}), shown once: {result['token']}",
+            soft_wrap=True,
+        )
+
+
+@tokens_app.command("list")
+def tokens_list(
+    account: Annotated[str | None, typer.Option(help="Account slug or id.")] = None,
+    user: Annotated[str | None, typer.Option(help="User email.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List tokens of an account or a user (never their secrets)."""
+    if (account is None) == (user is None):
+        err_console.print("error: give exactly one of --account or --user")
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        if account is not None:
+            found = await accounts.list_tokens(
+                session, account=await accounts.get_account(session, account)
+            )
+        else:
+            found = await accounts.list_tokens(
+                session, user=await accounts.get_user(session, user or "")
+            )
+        return [
+            {
+                "id": t.id,
+                "name": t.name,
+                "prefix": t.token_prefix,
+                "created_at": t.created_at.isoformat(),
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            for t in found
+        ]
+
+    rows = _in_transaction(work)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("id", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    for row in rows:
+        table.add_row(*(str(v) if v is not None else "-" for v in row.values()))
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by id; it stops working at once."""
+
+    async def work(session: AsyncSession) -> None:
+        await accounts.revoke_token(session, token_id)
+
+    _in_transaction(work)
+    console.print(f"token {token_id} revoked")
+
+
+def main() -> None:
+    app()

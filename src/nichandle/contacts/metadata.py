@@ -1,0 +1,43 @@
+"""Contact metadata: a small string map callers attach to contacts, merged on update."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from nichandle.errors import ErrorCollector
+
+MAX_KEYS = 50
+MAX_KEY_LENGTH = 40
+MAX_VALUE_LENGTH = 500
+
+
+def merge_metadata(current: Mapping[str, str], changes: Mapping[str, object]) -> dict[str, str]:
+    """Applies changes: a value sets its key, "" removes it, and {} clears everything.
+
+    On create, ``current`` is empty and the same rules apply. Raises FieldErrors keyed
+    ``metadata.<key>`` (or ``metadata`` for the key count).
+    """
+    errors = ErrorCollector()
+    merged = {} if not changes else dict(current)
+    for key, value in changes.items():
+        where = f"metadata.{key}"
+        if len(key) > MAX_KEY_LENGTH:
+            errors.add(where, "invalid", f"key is longer than {MAX_KEY_LENGTH} characters")
+        if "[" in key or "]" in key:
+            errors.add(where, "invalid", "key must not contain [ or ]")
+        if not key:
+            errors.add(where, "invalid", "key must not be empty")
+        if not isinstance(value, str):
+            errors.add(where, "invalid", "value must be a string")
+        elif len(value) > MAX_VALUE_LENGTH:
+            errors.add(where, "invalid", f"value is longer than {MAX_VALUE_LENGTH} characters")
+        if errors.has(where) or not isinstance(value, str):
+            continue
+        if value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if not errors.problems and len(merged) > MAX_KEYS:
+        errors.add("metadata", "too_many_keys", f"can't have more than {MAX_KEYS} keys")
+    errors.raise_if_any()
+    return merged

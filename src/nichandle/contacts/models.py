@@ -1,0 +1,71 @@
+"""Contacts (handles): the people and organisations behind domains and certificates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
+
+
+class Contact(Base):
+    __tablename__ = "contact"
+    __table_args__ = (
+        UniqueConstraint("account_id", "handle", name="uq_contact_account_id_handle"),
+        # Only contacts created without allow_duplicate carry dedup_fingerprint: this index is
+        # what makes two identical creates racing each other end as one contact.
+        UniqueConstraint(
+            "account_id", "dedup_fingerprint", name="uq_contact_account_id_dedup_fingerprint"
+        ),
+        Index("ix_contact_account_id_id", "account_id", "id"),
+        Index("ix_contact_account_id_fingerprint", "account_id", "fingerprint"),
+        Index("ix_contact_account_id_email_normalized", "account_id", "email_normalized"),
+        Index("ix_contact_account_id_parent_id", "account_id", "parent_id"),
+        # One default contact per account.
+        Index(
+            "uq_contact_default",
+            "account_id",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    handle: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(255))
+    last_name: Mapped[str] = mapped_column(String(255))
+    company_name: Mapped[str | None] = mapped_column(String(255))
+    job_title: Mapped[str | None] = mapped_column(String(255))
+    company_registration_number: Mapped[str | None] = mapped_column(String(255))
+    company_trading_name: Mapped[str | None] = mapped_column(String(255))
+    company_url: Mapped[str | None] = mapped_column(String(2048))
+    vat_registration: Mapped[str | None] = mapped_column(String(64))
+    address_street: Mapped[str] = mapped_column(String(255))
+    address_house_number: Mapped[str | None] = mapped_column(String(64))
+    address_line2: Mapped[str | None] = mapped_column(String(255))
+    address_postal_code: Mapped[str] = mapped_column(String(32))
+    address_city: Mapped[str] = mapped_column(String(255))
+    address_state: Mapped[str | None] = mapped_column(String(255))
+    address_country_code: Mapped[str] = mapped_column(String(2))
+    email: Mapped[str] = mapped_column(String(320))
+    email_normalized: Mapped[str] = mapped_column(String(320))
+    phone: Mapped[str] = mapped_column(String(32))
+    fax: Mapped[str | None] = mapped_column(String(32))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    extension_data: Mapped[dict[str, Any]] = mapped_column(JSONVariant, default=dict)
+    # "metadata" is taken by SQLAlchemy's declarative base; the column keeps the name.
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSONVariant, default=dict)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    dedup_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    parent: Mapped[Contact | None] = relationship(remote_side=[id], lazy="raise")

@@ -1,0 +1,149 @@
+"""Every query over contacts, always scoped by account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, UnaryExpression, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from nichandle.contacts.models import Contact
+from nichandle.paging import PageRequest
+
+SORT_COLUMNS = {
+    "handle": Contact.handle,
+    "is_default": Contact.is_default,
+    "id": Contact.id,
+    "created_at": Contact.created_at,
+    "email": Contact.email_normalized,
+    "last_name": Contact.last_name,
+}
+SEARCH_COLUMNS = (
+    Contact.first_name,
+    Contact.last_name,
+    Contact.company_name,
+    Contact.email_normalized,
+    Contact.handle,
+    Contact.address_city,
+)
+
+
+@dataclass(frozen=True)
+class ContactFilter:
+    query: str | None = None
+    parent_id: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+# The parent and its parent: enough to show the parent's handle, or embed the parent whole.
+_WITH_PARENT = joinedload(Contact.parent).joinedload(Contact.parent)
+
+
+def _scoped(account_id: int) -> Select[Contact]:
+    return select(Contact).where(Contact.account_id == account_id).options(_WITH_PARENT)
+
+
+async def by_handle(session: AsyncSession, account_id: int, handle: str) -> Contact | None:
+    contact: Contact | None = await session.scalar(
+        _scoped(account_id).where(Contact.handle == handle)
+    )
+    return contact
+
+
+async def by_id(session: AsyncSession, account_id: int, contact_id: int) -> Contact | None:
+    contact: Contact | None = await session.scalar(
+        _scoped(account_id).where(Contact.id == contact_id)
+    )
+    return contact
+
+
+async def by_handles(
+    session: AsyncSession, account_id: int, handles: Iterable[str]
+) -> Sequence[Contact]:
+    return (await session.scalars(_scoped(account_id).where(Contact.handle.in_(handles)))).all()
+
+
+async def by_fingerprint(
+    session: AsyncSession, account_id: int, fingerprint: str
+) -> Contact | None:
+    query = _scoped(account_id).where(Contact.fingerprint == fingerprint).order_by(Contact.id)
+    contact: Contact | None = await session.scalar(query.limit(1))
+    return contact
+
+
+async def handle_taken(session: AsyncSession, account_id: int, handle: str) -> bool:
+    query = select(Contact.id).where(Contact.account_id == account_id, Contact.handle == handle)
+    return (await session.scalar(query)) is not None
+
+
+async def default_contact_id(session: AsyncSession, account_id: int) -> int | None:
+    query = select(Contact.id).where(Contact.account_id == account_id, Contact.is_default)
+    return await session.scalar(query)
+
+
+async def clear_default(session: AsyncSession, account_id: int) -> None:
+    await session.execute(
+        update(Contact)
+        .where(Contact.account_id == account_id, Contact.is_default)
+        .values(is_default=False)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+async def count(session: AsyncSession, account_id: int) -> int:
+    query = select(func.count()).select_from(Contact).where(Contact.account_id == account_id)
+    return (await session.scalar(query)) or 0
+
+
+async def children(session: AsyncSession, account_id: int, parent_id: int) -> Sequence[Contact]:
+    query = _scoped(account_id).where(Contact.parent_id == parent_id).order_by(Contact.id)
+    return (await session.scalars(query)).all()
+
+
+async def parent_id_of(session: AsyncSession, account_id: int, contact_id: int) -> int | None:
+    query = select(Contact.parent_id).where(
+        Contact.account_id == account_id, Contact.id == contact_id
+    )
+    return await session.scalar(query)
+
+
+def _conditions(account_id: int, where: ContactFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Contact.account_id == account_id]
+    if where.query:
+        needle = where.query.lower()
+        conditions.append(
+            or_(*(func.lower(col).contains(needle, autoescape=True) for col in SEARCH_COLUMNS))
+        )
+    if where.parent_id is not None:
+        conditions.append(Contact.parent_id == where.parent_id)
+    for key, value in where.metadata.items():
+        conditions.append(Contact.metadata_[key].as_string() == value)
+    return conditions
+
+
+async def page(
+    session: AsyncSession,
+    account_id: int,
+    where: ContactFilter,
+    sort: Sequence[tuple[str, bool]],
+    request: PageRequest,
+) -> tuple[Sequence[Contact], int]:
+    conditions = _conditions(account_id, where)
+    total = await session.scalar(select(func.count()).select_from(Contact).where(*conditions))
+    order: list[UnaryExpression[Any]] = [
+        SORT_COLUMNS[name].desc() if desc else SORT_COLUMNS[name].asc() for name, desc in sort
+    ]
+    if not any(name == "id" for name, _ in sort):
+        order.append(Contact.id.asc())  # a stable order, so pages never overlap
+    query = (
+        select(Contact)
+        .where(*conditions)
+        .options(_WITH_PARENT)
+        .order_by(*order)
+        .offset(request.offset)
+        .limit(request.per_page)
+    )
+    return (await session.scalars(query)).all(), total or 0

@@ -1,0 +1,90 @@
+"""Database URL -> async engines. SQLite gets WAL, a busy timeout and a single writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from nichandle.settings import Settings
+
+
+def async_url(url: str) -> URL:
+    """Accepts the plain ``sqlite:///path`` and ``postgresql://...`` forms users write."""
+    parsed = make_url(url)
+    driver = parsed.drivername
+    if driver in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif driver in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    if parsed.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise ValueError(
+            f"unsupported database URL scheme {driver!r}: use sqlite:// or postgresql://"
+        )
+    if parsed.drivername == "sqlite+aiosqlite" and parsed.database in (None, "", ":memory:"):
+        raise ValueError("SQLite needs a file path (sqlite:///path/to/nichandle.db)")
+    return parsed
+
+
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int, writer: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN IMMEDIATE and SAVEPOINT work.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # The writer takes the write lock up front: a deferred transaction that later writes can
+        # fail at once with "database is locked" instead of waiting out the busy timeout.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+@dataclass
+class Database:
+    """A writer and a reader engine; on PostgreSQL they are the same engine."""
+
+    url: URL
+    writer: AsyncEngine
+    reader: AsyncEngine
+
+    def __post_init__(self) -> None:
+        self.writer_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
+        self.reader_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def create_database(settings: Settings) -> Database:
+    url = async_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
+        reader = create_async_engine(
+            url, pool_size=settings.sqlite_reader_connections, max_overflow=0, pool_timeout=60
+        )
+        _configure_sqlite(writer, busy_timeout_ms=settings.sqlite_busy_timeout_ms, writer=True)
+        _configure_sqlite(reader, busy_timeout_ms=settings.sqlite_busy_timeout_ms, writer=False)
+        return Database(url, writer, reader)
+    engine = create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_pre_ping=True,
+    )
+    return Database(url, engine, engine)

@@ -1,0 +1,18 @@
+"""Imports every model so Base.metadata knows the whole schema (migrations, drift checks)."""
+
+from nichandle.accounts.models import Account, ApiToken, Membership, User
+from nichandle.contacts.models import Contact
+from nichandle.db.base import Base
+from nichandle.events.models import OutboxEvent
+from nichandle.history.models import ContactVersion
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "Base",
+    "Contact",
+    "ContactVersion",
+    "Membership",
+    "OutboxEvent",
+    "User",
+]

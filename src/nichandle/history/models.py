@@ -1,0 +1,31 @@
+"""Version rows: every change of a contact, kept after the contact itself is gone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
+
+
+class ContactVersion(Base):
+    __tablename__ = "contact_version"
+    __table_args__ = (
+        Index("ix_contact_version_account_id_handle", "account_id", "handle", "id"),
+        Index("ix_contact_version_account_id_contact_id", "account_id", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    # No foreign key: the history outlives the contact.
+    contact_id: Mapped[int] = mapped_column()
+    handle: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))  # create | update | delete
+    actor_token_id: Mapped[int | None] = mapped_column()
+    dialect: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONVariant)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONVariant)

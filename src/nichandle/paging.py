@@ -1,0 +1,42 @@
+"""Pages of results, shared by every listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from nichandle.errors import FieldErrors
+
+T = TypeVar("T")
+
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def page_request(page: int, per_page: int, *, max_per_page: int = MAX_PER_PAGE) -> PageRequest:
+    if page < 1:
+        raise FieldErrors.single("page", "invalid", "must be 1 or more")
+    if not 1 <= per_page <= max_per_page:
+        raise FieldErrors.single("per_page", "invalid", f"must be between 1 and {max_per_page}")
+    return PageRequest(page, per_page)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    request: PageRequest
+
+    @property
+    def last_page(self) -> int:
+        return max(1, -(-self.total // self.request.per_page))

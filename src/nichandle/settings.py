@@ -1,0 +1,29 @@
+"""The one place that reads the environment (prefix ``NICHANDLE_``)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NICHANDLE_", extra="ignore")
+
+    database_url: str = "sqlite:///./nichandle.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    # PostgreSQL: the pool must cover the server's concurrency, or requests starve behind it
+    # (sqlalchemy#7679). pool_size + max_overflow >= concurrent requests per process.
+    db_pool_size: int = 20
+    db_max_overflow: int = 20
+    db_pool_timeout_seconds: float = 30.0
+    # SQLite: one writer connection (so writers queue instead of failing with "database is
+    # locked"), a few readers beside it thanks to WAL, and a busy timeout for other processes.
+    sqlite_reader_connections: int = 4
+    sqlite_busy_timeout_ms: int = 30_000
+
+    max_body_bytes: int = 1_048_576
+    # last_used_at is written at most this often per token, so reads stay reads.
+    token_last_used_resolution_seconds: int = 60
+    native_default_per_page: int = 25

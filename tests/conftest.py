@@ -1,0 +1,180 @@
+"""Fixtures: the whole suite runs against SQLite and a real PostgreSQL, schema from migrations.
+
+Outside CI the PostgreSQL half skips with a message when no server answers; with CI=true it
+fails instead, so CI can never pass without it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from nichandle.accounts import service as accounts
+from nichandle.app import create_app
+from nichandle.db import migrate
+from nichandle.db.engine import Database
+from nichandle.db.session import unit_of_work
+from nichandle.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "NICHANDLE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+async def _postgres_admin() -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: the PostgreSQL half of the suite must run)")
+        pytest.skip(message)
+
+
+@dataclass
+class TestDatabase:
+    backend: str
+    url: str
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestDatabase]:
+    """A fresh, empty database per backend for the whole session."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "nichandle.db"
+        yield TestDatabase("sqlite", f"sqlite:///{path}")
+        return
+    name = f"nichandle_test_{secrets.token_hex(4)}"
+    admin = await _postgres_admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield TestDatabase("postgresql", f"{base}/{name}")
+    admin = await _postgres_admin()
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: TestDatabase) -> Settings:
+    return Settings(database_url=database_url.url)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    await migrate.upgrade(application.state.db)
+    yield application
+    await application.state.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def db(app: FastAPI) -> Database:
+    database: Database = app.state.db
+    return database
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@dataclass
+class Team:
+    """An account with an account token, as a test sees it."""
+
+    id: int
+    slug: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_team(db: Database, name: str | None = None, **overrides: Any) -> Team:
+    async with unit_of_work(db) as session:
+        account = await accounts.create_account(
+            session, name or f"Team {secrets.token_hex(3)}", **overrides
+        )
+        _token, secret = await accounts.create_token(session, account=account)
+        return Team(account.id, account.slug, secret)
+
+
+@pytest.fixture
+async def team(db: Database) -> Team:
+    return await make_team(db)
+
+
+@pytest.fixture
+async def other_team(db: Database) -> Team:
+    return await make_team(db)
+
+
+def contact_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid native create body; keyword overrides replace or add fields."""
+    body: dict[str, Any] = {
+        "first_name": "Jan",
+        "last_name": "Jansen",
+        "address_street": "Damrak",
+        "address_house_number": "1",
+        "address_postal_code": "1012 LG",
+        "address_city": "Amsterdam",
+        "address_country_code": "NL",
+        "email": "jan@example.com",
+        "phone": "+31201234567",
+    }
+    body.update(overrides)
+    return body
+
+
+def us_contact_payload(**overrides: Any) -> dict[str, Any]:
+    return contact_payload(
+        **{
+            "first_name": "First",
+            "last_name": "User",
+            "address_street": "Main Street",
+            "address_house_number": "123",
+            "address_postal_code": "10001",
+            "address_city": "New York",
+            "address_state": "NY",
+            "address_country_code": "US",
+            "email": "first@example.com",
+            "phone": "+18001234567",
+            **overrides,
+        }
+    )
+
+
+async def create_contact(
+    client: httpx.AsyncClient, team: Team, **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/contacts", json=contact_payload(**overrides), headers=team.headers
+    )
+    assert response.status_code in (200, 201), response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+@pytest.fixture
+def project_root() -> Iterator[Path]:
+    yield Path(__file__).resolve().parent.parent
