@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nichandle.db.base import Base, UTCDateTime, utcnow
+from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
 
 
 class Account(Base):
@@ -17,6 +17,8 @@ class Account(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(64))
+    # Nameservers a domain added without any gets.
+    default_nameservers: Mapped[list[str]] = mapped_column(JSONVariant, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from nichandle.contacts.validation import text_problem
 from nichandle.errors import ErrorCollector
 
 MAX_KEYS = 50
@@ -20,17 +21,22 @@ def merge_metadata(current: Mapping[str, str], changes: Mapping[str, object]) ->
     errors = ErrorCollector()
     merged = {} if not changes else dict(current)
     for key, value in changes.items():
-        where = f"metadata.{key}"
+        # A key with unpaired surrogates could not even be encoded in the error answer.
+        where = f"metadata.{key.encode('utf-8', 'replace').decode()}"
         if len(key) > MAX_KEY_LENGTH:
             errors.add(where, "invalid", f"key is longer than {MAX_KEY_LENGTH} characters")
         if "[" in key or "]" in key:
             errors.add(where, "invalid", "key must not contain [ or ]")
         if not key:
             errors.add(where, "invalid", "key must not be empty")
+        if key_problem := text_problem(key):
+            errors.add(where, "invalid", f"key {key_problem}")
         if not isinstance(value, str):
             errors.add(where, "invalid", "value must be a string")
         elif len(value) > MAX_VALUE_LENGTH:
             errors.add(where, "invalid", f"value is longer than {MAX_VALUE_LENGTH} characters")
+        elif value_problem := text_problem(value):
+            errors.add(where, "invalid", f"value {value_problem}")
         if errors.has(where) or not isinstance(value, str):
             continue
         if value == "":

@@ -20,8 +20,10 @@ from nichandle.contacts.repository import ContactFilter
 from nichandle.contacts.validation import TEXT_FIELDS, normalize_contact, normalize_extension_data
 from nichandle.db.base import utcnow
 from nichandle.db.session import violated_constraint
+from nichandle.domains import repository as domains_repository
+from nichandle.domains.models import ROLES
 from nichandle.errors import Conflict, FieldErrors, NotFound, Problem
-from nichandle.events.service import emit
+from nichandle.events.service import emit, emit_many
 from nichandle.history.service import record_contact_change
 from nichandle.paging import Page, PageRequest
 
@@ -112,6 +114,39 @@ async def _make_default(session: AsyncSession, contact: Contact) -> None:
     contact.is_default = True
 
 
+async def default_contact(session: AsyncSession, account_id: int) -> Contact | None:
+    """The contact that stands in for every role a domain leaves unset."""
+    default_id = await repository.default_contact_id(session, account_id)
+    return await repository.by_id(session, account_id, default_id) if default_id else None
+
+
+async def _announce_to_domains(
+    session: AsyncSession, contact: Contact, *, only_unset_roles: bool = False
+) -> int:
+    """One ``domain.contacts_changed`` event per domain whose roles resolve to ``contact``,
+    so registry sync pushes the new details. Returns how many domains were affected."""
+    rows = await domains_repository.role_rows_of_contact(
+        session, contact.account_id, contact.id, include_unset=contact.is_default
+    )
+    if only_unset_roles:
+        rows = [row for row in rows if row[2] is None]
+    by_domain: dict[int, tuple[str, set[str]]] = {}
+    unset_ids = [domain_id for domain_id, _name, role in rows if role is None]
+    present = await domains_repository.roles_set_of(session, unset_ids) if unset_ids else {}
+    for domain_id, name, role in rows:
+        roles = by_domain.setdefault(domain_id, (name, set()))[1]
+        if role is None:
+            roles.update(set(ROLES) - present.get(domain_id, set()))
+        else:
+            roles.add(role)
+    payloads = [
+        {"domain": name, "domain_id": domain_id, "contact": contact.handle, "roles": sorted(roles)}
+        for domain_id, (name, roles) in sorted(by_domain.items())
+    ]
+    await emit_many(session, contact.account_id, "domain.contacts_changed", payloads)
+    return len(payloads)
+
+
 async def create_contact(
     session: AsyncSession,
     actor: Actor,
@@ -174,6 +209,8 @@ async def create_contact(
             raise
         return CreateOutcome(winner, created=False)
 
+    if contact.is_default:
+        await _announce_to_domains(session, contact, only_unset_roles=True)
     after = snapshot(contact)
     record_contact_change(
         session,
@@ -326,23 +363,29 @@ async def update_loaded_contact(
         contact.extension_data = extensions
     if "parent_handle" in changes:
         await _set_parent(session, contact, changes["parent_handle"])
-    if changes.get("is_default") is True and not contact.is_default:
+    became_default = changes.get("is_default") is True and not contact.is_default
+    if became_default:
         await _make_default(session, contact)
 
     after = snapshot(contact)
-    if after != before:
-        contact.updated_at = utcnow()
-        await session.flush()
-        record_contact_change(
-            session,
-            actor,
-            action="update",
-            contact_id=contact.id,
-            handle=contact.handle,
-            before=before,
-            after=after,
-        )
-        emit(session, actor.account_id, "contact.updated", {"before": before, "contact": after})
+    if after == before:
+        return contact
+    contact.updated_at = utcnow()
+    await session.flush()
+    record_contact_change(
+        session,
+        actor,
+        action="update",
+        contact_id=contact.id,
+        handle=contact.handle,
+        before=before,
+        after=after,
+    )
+    emit(session, actor.account_id, "contact.updated", {"before": before, "contact": after})
+    if any(before[field] != after[field] for field in TEXT_FIELDS):
+        await _announce_to_domains(session, contact)
+    elif became_default:
+        await _announce_to_domains(session, contact, only_unset_roles=True)
     return contact
 
 
@@ -366,6 +409,30 @@ async def delete_contact(session: AsyncSession, actor: Actor, handle: str) -> No
     await delete_loaded_contact(session, actor, contact)
 
 
+IN_USE_EXAMPLES = 10
+
+
+async def _refuse_if_in_use(session: AsyncSession, contact: Contact) -> None:
+    account_id = contact.account_id
+    domains = await domains_repository.domain_names_using(
+        session, account_id, contact.id, limit=IN_USE_EXAMPLES + 1
+    )
+    certificates = await domains_repository.certificate_names_using(
+        session, account_id, contact.id, limit=IN_USE_EXAMPLES + 1
+    )
+    if not domains and not certificates:
+        return
+    parts = []
+    for kind, found in (("domains", domains), ("certificates", certificates)):
+        if found:
+            more = ", ..." if len(found) > IN_USE_EXAMPLES else ""
+            parts.append(f"{kind} {', '.join(found[:IN_USE_EXAMPLES])}{more}")
+    raise Conflict(
+        f"The contact is in use by {' and '.join(parts)}; assign other contacts first",
+        code="contact_in_use",
+    )
+
+
 async def delete_loaded_contact(session: AsyncSession, actor: Actor, contact: Contact) -> None:
     if contact.is_default:
         raise Conflict(
@@ -378,6 +445,7 @@ async def delete_loaded_contact(session: AsyncSession, actor: Actor, contact: Co
             "The contact is the team's last contact and cannot be deleted",
             code="contact_is_last",
         )
+    await _refuse_if_in_use(session, contact)
     for child in await repository.children(session, actor.account_id, contact.id):
         await update_loaded_contact(
             session, actor, child, {"parent_handle": None}, allow_identity_change=True

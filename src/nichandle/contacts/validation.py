@@ -5,6 +5,7 @@ Field names here are the core names (the native dialect's). Dialects rename them
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -77,8 +78,17 @@ def clean_text(value: str) -> str:
     return _WHITESPACE.sub(" ", value).strip()
 
 
-def _has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+def text_problem(value: str) -> str | None:
+    """What makes text unfit to store or publish, if anything: control characters (NUL, newlines,
+    ...), which no registry takes and PostgreSQL refuses in JSON, or unpaired surrogates, which
+    have no UTF-8 encoding at all."""
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            return "must not contain control characters"
+        if category == "Cs":
+            return "must not contain unpaired surrogates"
+    return None
 
 
 def country_name(code: str) -> str:
@@ -97,9 +107,11 @@ def normalize_contact(values: Mapping[str, str | None]) -> ContactValues:
     out: ContactValues = {}
     for field in TEXT_FIELDS:
         raw = values.get(field)
+        # Checked before clean_text, which would turn a newline or a tab into a space.
+        problem = text_problem(raw) if raw is not None else None
         value = clean_text(raw) if raw is not None else None
-        if value and _has_control_characters(value):
-            errors.add(field, "invalid", "must not contain control characters")
+        if problem:
+            errors.add(field, "invalid", problem)
             value = None
         if value and len(value) > MAX_LENGTHS.get(field, DEFAULT_MAX_LENGTH):
             limit = MAX_LENGTHS.get(field, DEFAULT_MAX_LENGTH)
@@ -254,8 +266,17 @@ def normalize_extension_data(value: Mapping[str, Any]) -> dict[str, dict[str, An
             continue
         clean: dict[str, Any] = {}
         for key, item in fields.items():
-            if item is not None and not isinstance(item, str | int | float | bool):
+            key_problem = text_problem(key)
+            if key_problem:
+                # Keyed by the TLD: the offending key may not even be encodable in the answer.
+                errors.add(where, "invalid", f"field names {key_problem}")
+            elif item is not None and not isinstance(item, str | int | float | bool):
                 errors.add(f"{where}.{key}", "invalid", "must be a string, number or boolean")
+            elif isinstance(item, str) and (item_problem := text_problem(item)):
+                errors.add(f"{where}.{key}", "invalid", item_problem)
+            elif isinstance(item, float) and not math.isfinite(item):
+                # Python's JSON reader takes NaN and Infinity; JSON itself (and PostgreSQL) not.
+                errors.add(f"{where}.{key}", "invalid", "must be a finite number")
             else:
                 clean[key] = item
         out[tld] = clean

@@ -29,3 +29,23 @@ class ContactVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONVariant)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONVariant)
+
+
+class DomainRoleChange(Base):
+    """A domain's role moving from one contact to another (None: the account default)."""
+
+    __tablename__ = "domain_role_change"
+    __table_args__ = (
+        Index("ix_domain_role_change_account_id_domain_id", "account_id", "domain_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    domain_id: Mapped[int] = mapped_column()  # no foreign key: the history outlives the domain
+    domain_name: Mapped[str] = mapped_column(String(253))
+    role: Mapped[str] = mapped_column(String(16))
+    before_handle: Mapped[str | None] = mapped_column(String(16))
+    after_handle: Mapped[str | None] = mapped_column(String(16))
+    actor_token_id: Mapped[int | None] = mapped_column()
+    dialect: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

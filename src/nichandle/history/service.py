@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nichandle.accounts.service import Actor
 from nichandle.errors import NotFound
 from nichandle.history import repository
-from nichandle.history.models import ContactVersion
+from nichandle.history.models import ContactVersion, DomainRoleChange
 from nichandle.paging import Page, PageRequest
 
 
@@ -47,3 +47,28 @@ async def contact_history(
     if total == 0:
         raise NotFound(f"Contact `{handle}` not found", code="contact_not_found")
     return Page(items=rows, total=total, request=request)
+
+
+def record_role_change(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    domain_id: int,
+    domain_name: str,
+    role: str,
+    before_handle: str | None,
+    after_handle: str | None,
+) -> None:
+    """A role moving between contacts; None stands for the account default."""
+    session.add(
+        DomainRoleChange(
+            account_id=actor.account_id,
+            domain_id=domain_id,
+            domain_name=domain_name,
+            role=role,
+            before_handle=before_handle,
+            after_handle=after_handle,
+            actor_token_id=actor.token_id,
+            dialect=actor.dialect,
+        )
+    )

@@ -35,6 +35,8 @@ def request_validation_errors(exc: RequestValidationError) -> tuple[int, dict[st
         message = str(error.get("msg", "is invalid"))
         if error.get("type") == "extra_forbidden":
             message = "is not a known field"
+        elif error.get("type") == "value_error":
+            message = str(error.get("ctx", {}).get("error", message))
         errors.setdefault(_field_name(error.get("loc", ())), []).append(message)
     return 422, {"message": "Validation failed", "errors": errors}
 

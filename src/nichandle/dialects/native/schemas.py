@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from starlette.datastructures import URL, QueryParams
 
 from nichandle.contacts.models import Contact
+from nichandle.domains.models import Certificate
+from nichandle.domains.names import to_unicode
+from nichandle.domains.service import ContactUsage, DomainView, renewal_price
 from nichandle.history.models import ContactVersion
 from nichandle.paging import Page
+
+# Timestamps arrive as ISO 8601 strings, which strict mode would refuse.
+WireDatetime = Annotated[datetime, Field(strict=False)]
 
 
 class _Input(BaseModel):
@@ -189,3 +196,186 @@ def metadata_filters(params: QueryParams) -> dict[str, str]:
 def expansions(values: list[str] | None) -> frozenset[str]:
     """``expand[]`` values; unknown ones are ignored, like unknown sort fields."""
     return frozenset(v.strip().lower() for v in values or [])
+
+
+# Domains and certificates
+
+# The native wire calls the registrant "owner".
+WIRE_ROLES = {"owner": "registrant", "admin": "admin", "tech": "tech", "billing": "billing"}
+CORE_ROLES = {core: wire for wire, core in WIRE_ROLES.items()}
+
+
+def core_roles(contacts: Mapping[str, str]) -> dict[str, str]:
+    """Wire role keys -> core roles; unknown role keys are ignored."""
+    return {WIRE_ROLES[role]: handle for role, handle in contacts.items() if role in WIRE_ROLES}
+
+
+def wire_field(field: str) -> str:
+    """Core error keys -> native ones (``contacts.registrant`` -> ``contacts.owner``)."""
+    head, _, rest = field.partition(".")
+    if head == "contacts" and rest in CORE_ROLES:
+        return f"contacts.{CORE_ROLES[rest]}"
+    return field
+
+
+class DomainCreate(_Input):
+    name: str
+    contacts: dict[str, str] = Field(default_factory=dict)
+    nameservers: list[str] | None = None
+    expires_at: WireDatetime | None = None
+    autorenew: bool | None = None
+    privacy: bool | None = None
+    locked: bool | None = None
+    renewal_price: float | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"name", "contacts"}, exclude_none=True)
+
+
+class DomainUpdate(_Input):
+    contacts: dict[str, str] | None = None
+    nameservers: list[str] | None = None
+    expires_at: WireDatetime | None = None
+    autorenew: bool | None = None
+    privacy: bool | None = None
+    is_whois_privacy_enabled: bool | None = None
+    locked: bool | None = None
+    renewal_price: float | None = None
+
+    @field_validator("is_whois_privacy_enabled")
+    @classmethod
+    def _not_with_contacts(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        # Domain Chief: privacy and contacts cannot change in one request.
+        if value is not None and info.data.get("contacts") is not None:
+            raise ValueError("can't be changed together with contacts; send two requests")
+        return value
+
+    def settings(self) -> dict[str, Any]:
+        changes = self.model_dump(
+            exclude={"contacts", "is_whois_privacy_enabled"}, exclude_unset=True
+        )
+        if self.is_whois_privacy_enabled is not None:
+            changes["privacy"] = self.is_whois_privacy_enabled
+        return changes
+
+
+class DomainRead(BaseModel):
+    name: str
+    unicode_name: str
+    tld: str
+    status: str
+    autorenew: bool
+    locked: bool
+    privacy: bool
+    nameservers: list[str]
+    renewal_price: float | None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    contacts: dict[str, str | ContactRead | None]
+
+    @classmethod
+    def of(cls, view: DomainView, expand: frozenset[str] = frozenset()) -> DomainRead:
+        domain = view.domain
+        price = renewal_price(domain)
+        contacts: dict[str, str | ContactRead | None] = {}
+        for core, wire in CORE_ROLES.items():
+            contact = view.contact(core)
+            if contact is None:
+                contacts[wire] = None
+            else:
+                contacts[wire] = ContactRead.of(contact) if "contacts" in expand else contact.handle
+        return cls(
+            name=domain.name,
+            unicode_name=to_unicode(domain.name),
+            tld=domain.tld,
+            status=domain.status,
+            autorenew=domain.autorenew,
+            locked=domain.locked,
+            privacy=domain.privacy,
+            nameservers=domain.nameservers,
+            renewal_price=float(price) if price is not None else None,
+            created_at=domain.created_at,
+            updated_at=domain.updated_at,
+            expires_at=domain.expires_at,
+            contacts=contacts,
+        )
+
+
+class DomainEnvelope(BaseModel):
+    data: DomainRead
+
+
+class DomainPage(BaseModel):
+    data: list[DomainRead]
+    links: Links
+    meta: PageMeta
+
+
+class CertificateCreate(_Input):
+    common_name: str
+    contact: str | None = None
+    state: Literal["requesting", "issued", "expired", "revoked"] = "issued"
+    expires_at: WireDatetime | None = None
+
+
+class CertificateRead(BaseModel):
+    id: int
+    common_name: str
+    contact: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, certificate: Certificate) -> CertificateRead:
+        return cls(
+            id=certificate.id,
+            common_name=certificate.common_name,
+            contact=certificate.contact.handle,
+            state=certificate.state,
+            created_at=certificate.created_at,
+            updated_at=certificate.updated_at,
+            expires_at=certificate.expires_at,
+        )
+
+
+class CertificateEnvelope(BaseModel):
+    data: CertificateRead
+
+
+class CertificatePage(BaseModel):
+    data: list[CertificateRead]
+    links: Links
+    meta: PageMeta
+
+
+class ContactDomainUse(BaseModel):
+    name: str
+    roles: list[str]
+
+
+class ContactWithUsage(ContactRead):
+    """A contact with expand[]=domains / expand[]=certificates: what uses it."""
+
+    domains: list[ContactDomainUse] | None = None
+    certificates: list[CertificateRead] | None = None
+
+    @classmethod
+    def with_usage(
+        cls, contact: Contact, usage: ContactUsage | None, expand: frozenset[str]
+    ) -> ContactWithUsage:
+        read = cls.model_validate(ContactRead.of(contact, expand).model_dump())
+        if usage is not None and "domains" in expand:
+            read.domains = [
+                ContactDomainUse(name=name, roles=[CORE_ROLES[r] for r in roles])
+                for name, roles in usage.domains
+            ]
+        if usage is not None and "certificates" in expand:
+            read.certificates = [CertificateRead.of(c) for c in usage.certificates]
+        return read
+
+
+class ContactUsageEnvelope(BaseModel):
+    data: ContactWithUsage

@@ -1,0 +1,79 @@
+"""Domains, the contacts they use in each role, and SSL certificates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from nichandle.contacts.models import Contact
+from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
+
+# The core's role names; the native wire calls the registrant "owner".
+ROLES: tuple[str, ...] = ("registrant", "admin", "tech", "billing")
+
+
+class Domain(Base):
+    __tablename__ = "domain"
+    __table_args__ = (
+        UniqueConstraint("account_id", "name", name="uq_domain_account_id_name"),
+        Index("ix_domain_account_id_id", "account_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(253))  # A-label (punycode), lower case
+    tld: Mapped[str] = mapped_column(String(63))
+    status: Mapped[str] = mapped_column(String(20), default="registered")
+    autorenew: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)  # inter-registrar transfer lock
+    privacy: Mapped[bool] = mapped_column(Boolean, default=False)
+    nameservers: Mapped[list[str]] = mapped_column(JSONVariant, default=list)
+    # Minor units (cents), so money never passes through a float.
+    renewal_price_minor: Mapped[int | None] = mapped_column(Integer)
+    transfer_lock_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspended_reason: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    roles: Mapped[list[DomainContact]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class DomainContact(Base):
+    """One row per (domain, role) that names a contact; a missing row means "the default"."""
+
+    __tablename__ = "domain_contact"
+    __table_args__ = (Index("ix_domain_contact_account_id_contact_id", "account_id", "contact_id"),)
+
+    domain_id: Mapped[int] = mapped_column(
+        ForeignKey("domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    # RESTRICT: a contact in use can never vanish from under a domain.
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="RESTRICT"))
+
+    contact: Mapped[Contact] = relationship(lazy="raise")
+
+
+class Certificate(Base):
+    __tablename__ = "certificate"
+    __table_args__ = (
+        Index("ix_certificate_account_id_id", "account_id", "id"),
+        Index("ix_certificate_account_id_contact_id", "account_id", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    common_name: Mapped[str] = mapped_column(String(253))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="RESTRICT"))
+    state: Mapped[str] = mapped_column(String(20), default="issued")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    contact: Mapped[Contact] = relationship(lazy="raise")

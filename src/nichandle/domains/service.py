@@ -1,0 +1,498 @@
+"""The rules of domains: roles that reference contacts, the default fallback, certificates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nichandle.accounts import repository as accounts_repository
+from nichandle.accounts.service import Actor
+from nichandle.contacts import repository as contacts_repository
+from nichandle.contacts import service as contacts
+from nichandle.contacts.models import Contact
+from nichandle.db.base import utcnow
+from nichandle.domains import names, repository
+from nichandle.domains.models import ROLES, Certificate, Domain, DomainContact
+from nichandle.domains.repository import DomainFilter
+from nichandle.errors import Conflict, ErrorCollector, FieldErrors, NotFound, Problem
+from nichandle.events.service import emit
+from nichandle.history.service import record_role_change
+from nichandle.paging import Page, PageRequest
+
+DEFAULT_TERM = timedelta(days=365)
+DOMAIN_FIELDS = ("autorenew", "privacy", "locked", "nameservers", "expires_at", "renewal_price")
+
+
+@dataclass(frozen=True)
+class ResolvedRole:
+    contact: Contact
+    # True when the domain leaves the role unset and the account default stands in.
+    by_default: bool
+
+
+@dataclass
+class DomainView:
+    """A domain with every role resolved to a contact (or None if the account has none)."""
+
+    domain: Domain
+    roles: dict[str, ResolvedRole | None] = field(default_factory=dict)
+
+    def contact(self, role: str) -> Contact | None:
+        resolved = self.roles.get(role)
+        return resolved.contact if resolved else None
+
+
+def domain_not_found(name: str) -> NotFound:
+    return NotFound(f"Domain `{name}` not found", code="domain_not_found")
+
+
+def _ascii_name(name: str, *, field_name: str = "name") -> str:
+    try:
+        return names.to_ascii(name)
+    except names.InvalidName as exc:
+        raise FieldErrors.single(field_name, "invalid", str(exc)) from exc
+
+
+def _lookup_name(name: str) -> str:
+    """A name from a URL: unknown-looking names are simply not found, not a 422."""
+    try:
+        return names.to_ascii(name)
+    except names.InvalidName:
+        return name.lower()
+
+
+def _nameservers(values: Sequence[str], errors: ErrorCollector) -> list[str]:
+    out: list[str] = []
+    if len(values) > names.MAX_NAMESERVERS:
+        errors.add("nameservers", "invalid", f"can't list more than {names.MAX_NAMESERVERS}")
+        return out
+    for index, host in enumerate(values):
+        try:
+            ascii_host = names.to_ascii(host)
+        except names.InvalidName as exc:
+            errors.add(f"nameservers.{index}", "invalid", str(exc))
+            continue
+        if ascii_host not in out:
+            out.append(ascii_host)
+    return out
+
+
+def _price_minor(value: Any, errors: ErrorCollector) -> int | None:
+    if value is None:
+        return None
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation:
+        errors.add("renewal_price", "invalid", "must be a number")
+        return None
+    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")):
+        errors.add("renewal_price", "invalid", "must be a non-negative amount with 2 decimals")
+        return None
+    return int(price * 100)
+
+
+def renewal_price(domain: Domain) -> Decimal | None:
+    if domain.renewal_price_minor is None:
+        return None
+    return (Decimal(domain.renewal_price_minor) / 100).quantize(Decimal("0.01"))
+
+
+def _apply_settings(domain: Domain, changes: Mapping[str, Any], errors: ErrorCollector) -> None:
+    for flag in ("autorenew", "privacy", "locked"):
+        if changes.get(flag) is not None:
+            setattr(domain, flag, bool(changes[flag]))
+    if changes.get("nameservers") is not None:
+        domain.nameservers = _nameservers(changes["nameservers"], errors)
+    if changes.get("expires_at") is not None:
+        expires: datetime = changes["expires_at"]
+        if expires.tzinfo is None:
+            errors.add("expires_at", "invalid", "needs a time zone, e.g. 2027-01-31T00:00:00Z")
+        else:
+            domain.expires_at = expires
+    if "renewal_price" in changes:
+        domain.renewal_price_minor = _price_minor(changes["renewal_price"], errors)
+
+
+async def _contacts_for_roles(
+    session: AsyncSession, account_id: int, handles: Mapping[str, str | None]
+) -> dict[str, Contact | None]:
+    """Role -> contact for role -> handle; an unknown (or foreign) handle names its role."""
+    errors = ErrorCollector()
+    found: dict[str, Contact | None] = {}
+    for role, handle in handles.items():
+        if role not in ROLES:
+            continue  # unknown role keys are ignored
+        if handle is None:
+            found[role] = None
+            continue
+        contact = await contacts_repository.by_handle(session, account_id, handle)
+        if contact is None:
+            errors.add(f"contacts.{role}", "not_found", f"contact `{handle}` not found")
+        found[role] = contact
+    errors.raise_if_any()
+    return found
+
+
+async def resolve(session: AsyncSession, domain: Domain) -> DomainView:
+    """Every role of a domain as a contact, falling back to the account default at read time."""
+    return (await resolve_many(session, [domain]))[0]
+
+
+async def resolve_many(session: AsyncSession, domains: Sequence[Domain]) -> list[DomainView]:
+    defaults: dict[int, Contact | None] = {}
+    views = []
+    for domain in domains:
+        explicit = {row.role: row.contact for row in domain.roles}
+        if len(explicit) < len(ROLES) and domain.account_id not in defaults:
+            defaults[domain.account_id] = await contacts.default_contact(session, domain.account_id)
+        default = defaults.get(domain.account_id)
+        view = DomainView(domain)
+        for role in ROLES:
+            if role in explicit:
+                view.roles[role] = ResolvedRole(explicit[role], by_default=False)
+            else:
+                view.roles[role] = ResolvedRole(default, by_default=True) if default else None
+        views.append(view)
+    return views
+
+
+async def _assign_roles(
+    session: AsyncSession,
+    actor: Actor,
+    domain: Domain,
+    assignments: Mapping[str, Contact | None],
+) -> None:
+    """Points roles at contacts (None: back to the default); history and an event if changed."""
+    current = {row.role: row for row in domain.roles}
+    changed: list[tuple[str, str | None, str | None]] = []
+    for role, contact in assignments.items():
+        row = current.get(role)
+        before = row.contact.handle if row else None
+        after = contact.handle if contact else None
+        if before == after:
+            continue
+        if contact is None and row is not None:
+            domain.roles.remove(row)
+        elif row is None and contact is not None:
+            domain.roles.append(
+                DomainContact(
+                    role=role, account_id=domain.account_id, contact_id=contact.id, contact=contact
+                )
+            )
+        elif row is not None and contact is not None:
+            row.contact_id = contact.id
+            row.contact = contact
+        changed.append((role, before, after))
+    if not changed:
+        return
+    domain.updated_at = utcnow()
+    await session.flush()
+    for role, before, after in changed:
+        record_role_change(
+            session,
+            actor,
+            domain_id=domain.id,
+            domain_name=domain.name,
+            role=role,
+            before_handle=before,
+            after_handle=after,
+        )
+    emit(
+        session,
+        actor.account_id,
+        "domain.contacts_changed",
+        {"domain": domain.name, "domain_id": domain.id, "roles": [c[0] for c in changed]},
+    )
+
+
+async def add_domain(
+    session: AsyncSession,
+    actor: Actor,
+    name: str,
+    *,
+    contacts_by_role: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> DomainView:
+    """Adds an existing registration to the account; roles not given use the default contact."""
+    ascii_name = _ascii_name(name)
+    if await repository.by_name(session, actor.account_id, ascii_name) is not None:
+        raise Conflict(f"Domain `{ascii_name}` is already in this account", code="domain_exists")
+    now = utcnow()
+    domain = Domain(
+        account_id=actor.account_id,
+        name=ascii_name,
+        tld=names.tld_of(ascii_name),
+        status="registered",
+        autorenew=False,
+        locked=False,
+        privacy=False,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + DEFAULT_TERM,
+        roles=[],
+    )
+    errors = ErrorCollector()
+    _apply_settings(domain, settings or {}, errors)
+    if not (settings or {}).get("nameservers"):
+        account = await accounts_repository.account_by_id(session, actor.account_id)
+        domain.nameservers = list(account.default_nameservers) if account else []
+    errors.raise_if_any()
+    assignments = await _contacts_for_roles(session, actor.account_id, contacts_by_role or {})
+    session.add(domain)
+    await session.flush()
+    emit(
+        session, actor.account_id, "domain.created", {"domain": domain.name, "domain_id": domain.id}
+    )
+    await _assign_roles(session, actor, domain, assignments)
+    return await resolve(session, domain)
+
+
+async def get_domain_model(session: AsyncSession, account_id: int, name: str) -> Domain:
+    domain = await repository.by_name(session, account_id, _lookup_name(name))
+    if domain is None:
+        raise domain_not_found(name)
+    return domain
+
+
+async def get_domain(session: AsyncSession, account_id: int, name: str) -> DomainView:
+    return await resolve(session, await get_domain_model(session, account_id, name))
+
+
+async def get_domain_by_id(session: AsyncSession, account_id: int, domain_id: int) -> DomainView:
+    domain = await repository.by_id(session, account_id, domain_id)
+    if domain is None:
+        raise domain_not_found(str(domain_id))
+    return await resolve(session, domain)
+
+
+async def list_domains(
+    session: AsyncSession,
+    account_id: int,
+    request: PageRequest,
+    *,
+    query: str | None = None,
+    contact: Contact | None = None,
+    registrant: Contact | None = None,
+) -> Page[DomainView]:
+    """A page of the account's domains; ``contact``/``registrant`` count the default fallback."""
+    where = DomainFilter(
+        query=query or None,
+        contact_id=contact.id if contact else None,
+        contact_is_default=bool(contact and contact.is_default),
+        registrant_id=registrant.id if registrant else None,
+        registrant_is_default=bool(registrant and registrant.is_default),
+    )
+    items, total = await repository.page(session, account_id, where, request)
+    return Page(items=await resolve_many(session, items), total=total, request=request)
+
+
+async def list_domains_by_handle(
+    session: AsyncSession,
+    account_id: int,
+    request: PageRequest,
+    *,
+    query: str | None = None,
+    contact_handle: str | None = None,
+) -> Page[DomainView]:
+    """Like list_domains, with the contact named by handle (unknown handle: no domains)."""
+    contact = None
+    if contact_handle:
+        contact = await contacts_repository.by_handle(session, account_id, contact_handle)
+        if contact is None:
+            return Page(items=[], total=0, request=request)
+    return await list_domains(session, account_id, request, query=query, contact=contact)
+
+
+async def update_domain(
+    session: AsyncSession,
+    actor: Actor,
+    name: str,
+    changes: Mapping[str, Any],
+    *,
+    contacts_by_role: Mapping[str, str] | None = None,
+    reset_roles: bool = False,
+) -> DomainView:
+    """Changes settings, and the roles given (``reset_roles``: every role back to the default)."""
+    domain = await get_domain_model(session, actor.account_id, name)
+    errors = ErrorCollector()
+    _apply_settings(domain, changes, errors)
+    errors.raise_if_any()
+    if reset_roles:
+        await _assign_roles(session, actor, domain, dict.fromkeys(ROLES))
+    elif contacts_by_role:
+        assignments = await _contacts_for_roles(session, actor.account_id, contacts_by_role)
+        await _assign_roles(session, actor, domain, assignments)
+    if session.is_modified(domain):
+        domain.updated_at = utcnow()
+        emit(
+            session,
+            actor.account_id,
+            "domain.updated",
+            {"domain": domain.name, "domain_id": domain.id},
+        )
+    await session.flush()
+    return await resolve(session, domain)
+
+
+async def set_domain_contacts(
+    session: AsyncSession,
+    actor: Actor,
+    name: str,
+    contacts_by_role: Mapping[str, Mapping[str, Any]],
+) -> DomainView:
+    """Replaces all four roles with full contact details, reusing identical existing contacts.
+
+    Every role is validated before anything is written; problems are keyed ``<role>.<field>``.
+    """
+    domain = await get_domain_model(session, actor.account_id, name)
+    problems: dict[str, Any] = {}
+    missing = [role for role in ROLES if role not in contacts_by_role]
+    for role in missing:
+        problems[role] = [Problem("blank", "is required: send all four roles")]
+    assignments: dict[str, Contact | None] = {}
+    for role in ROLES:
+        if role in missing:
+            continue
+        try:
+            outcome = await contacts.create_contact(session, actor, contacts_by_role[role])
+        except FieldErrors as exc:
+            problems.update({f"{role}.{key}": value for key, value in exc.problems.items()})
+            continue
+        assignments[role] = outcome.contact
+    if problems:
+        raise FieldErrors(problems)
+    await _assign_roles(session, actor, domain, assignments)
+    return await resolve(session, domain)
+
+
+async def delete_domain(session: AsyncSession, actor: Actor, name: str) -> None:
+    """Removes a domain from the account; its role history stays."""
+    domain = await get_domain_model(session, actor.account_id, name)
+    await _assign_roles(session, actor, domain, dict.fromkeys(ROLES))
+    await session.delete(domain)
+    await session.flush()
+    emit(
+        session, actor.account_id, "domain.deleted", {"domain": domain.name, "domain_id": domain.id}
+    )
+
+
+# Certificates
+
+
+async def add_certificate(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    common_name: str,
+    contact_handle: str | None,
+    state: str = "issued",
+    expires_at: datetime | None = None,
+) -> Certificate:
+    """Records a certificate and the contact it was issued to (the default if none given)."""
+    errors = ErrorCollector()
+    try:
+        cn = names.to_ascii(common_name.removeprefix("*.")) if common_name else ""
+        cn = f"*.{cn}" if common_name.startswith("*.") else cn
+    except names.InvalidName as exc:
+        errors.add("common_name", "invalid", str(exc))
+        cn = ""
+    if not common_name:
+        errors.add("common_name", "blank", "can't be blank")
+    contact: Contact | None = None
+    if contact_handle:
+        contact = await contacts_repository.by_handle(session, actor.account_id, contact_handle)
+        if contact is None:
+            errors.add("contact", "not_found", f"contact `{contact_handle}` not found")
+    else:
+        contact = await contacts.default_contact(session, actor.account_id)
+        if contact is None:
+            errors.add("contact", "blank", "can't be blank: the team has no default contact")
+    if expires_at is not None and expires_at.tzinfo is None:
+        errors.add("expires_at", "invalid", "needs a time zone, e.g. 2027-01-31T00:00:00Z")
+    errors.raise_if_any()
+    assert contact is not None  # noqa: S101 - errors raised above otherwise
+    now = utcnow()
+    certificate = Certificate(
+        account_id=actor.account_id,
+        common_name=cn,
+        contact_id=contact.id,
+        contact=contact,
+        state=state,
+        expires_at=expires_at or now + timedelta(days=90),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(certificate)
+    await session.flush()
+    emit(session, actor.account_id, "certificate.created", {"certificate_id": certificate.id})
+    return certificate
+
+
+async def get_certificate(
+    session: AsyncSession, account_id: int, certificate_id: int
+) -> Certificate:
+    certificate = await repository.certificate_by_id(session, account_id, certificate_id)
+    if certificate is None:
+        raise NotFound(f"Certificate `{certificate_id}` not found", code="certificate_not_found")
+    return certificate
+
+
+async def list_certificates(
+    session: AsyncSession, account_id: int, request: PageRequest, *, contact: Contact | None = None
+) -> Page[Certificate]:
+    items, total = await repository.certificates_page(
+        session, account_id, request, contact_id=contact.id if contact else None
+    )
+    return Page(items=items, total=total, request=request)
+
+
+async def list_certificates_by_handle(
+    session: AsyncSession, account_id: int, request: PageRequest, *, contact_handle: str | None
+) -> Page[Certificate]:
+    contact = None
+    if contact_handle:
+        contact = await contacts_repository.by_handle(session, account_id, contact_handle)
+        if contact is None:
+            return Page(items=[], total=0, request=request)
+    return await list_certificates(session, account_id, request, contact=contact)
+
+
+async def delete_certificate(session: AsyncSession, actor: Actor, certificate_id: int) -> None:
+    certificate = await get_certificate(session, actor.account_id, certificate_id)
+    await session.delete(certificate)
+    await session.flush()
+    emit(session, actor.account_id, "certificate.deleted", {"certificate_id": certificate_id})
+
+
+@dataclass(frozen=True)
+class ContactUsage:
+    """What uses a contact: (domain name, roles) pairs and certificates."""
+
+    domains: list[tuple[str, list[str]]]
+    certificates: list[Certificate]
+
+
+async def usage_of_contact(session: AsyncSession, contact: Contact) -> ContactUsage:
+    """Every domain role that resolves to the contact (the default fallback included)."""
+    domains = await repository.all_matching(
+        session,
+        contact.account_id,
+        DomainFilter(contact_id=contact.id, contact_is_default=contact.is_default),
+    )
+    used: list[tuple[str, list[str]]] = []
+    for view in await resolve_many(session, domains):
+        roles = [
+            role
+            for role in ROLES
+            if (resolved := view.contact(role)) is not None and resolved.id == contact.id
+        ]
+        used.append((view.domain.name, roles))
+    certificates, _total = await repository.certificates_page(
+        session, contact.account_id, PageRequest(1, 1000), contact_id=contact.id
+    )
+    return ContactUsage(domains=used, certificates=list(certificates))
