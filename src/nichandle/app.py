@@ -12,7 +12,11 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nichandle.db.engine import create_database
+from nichandle.dialects.dnsimple import errors as dnsimple_errors
+from nichandle.dialects.dnsimple.routes import router as dnsimple_router
 from nichandle.dialects.errors import install_error_handlers
+from nichandle.dialects.namecom import errors as namecom_errors
+from nichandle.dialects.namecom.routes import router as namecom_router
 from nichandle.dialects.native import errors as native_errors
 from nichandle.dialects.native.routes import router as native_router
 from nichandle.settings import Settings
@@ -84,8 +88,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    install_error_handlers(app, [("/api/v1", native_errors.render)], fallback=native_errors.render)
+    install_error_handlers(
+        app,
+        [
+            ("/api/v1", native_errors.render),
+            ("/v2", dnsimple_errors.render),
+            ("/core/v1", namecom_errors.render),
+        ],
+        fallback=native_errors.render,
+    )
     app.include_router(native_router)
+    app.include_router(dnsimple_router)
+    app.include_router(namecom_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> JSONResponse:

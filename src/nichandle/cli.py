@@ -10,7 +10,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts import service as accounts
@@ -55,8 +57,33 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         detail = ""
         if hasattr(exc, "messages"):
             detail = " " + json.dumps(exc.messages())
-        err_console.print(f"[red]error:[/red] {exc.message}{detail}")
+        # Messages quote user input: escape it, or "[/x]" in a name is read as markup and crashes.
+        # soft_wrap keeps the JSON detail on one line when stderr is not a terminal.
+        err_console.print(f"[red]error:[/red] {escape(exc.message + detail)}", soft_wrap=True)
         raise typer.Exit(1) from exc
+    except DBAPIError as exc:
+        if _schema_is_current():
+            raise
+        err_console.print(
+            "[red]error:[/red] the database schema is not up to date: run `nichandle db upgrade`"
+        )
+        raise typer.Exit(1) from exc
+
+
+def _schema_is_current() -> bool:
+    """False when the database is not at the migrations' head (never migrated, or behind)."""
+
+    async def run() -> bool:
+        db = create_database(Settings())
+        try:
+            return await migrate.current_revision(db) == migrate.head_revision()
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except Exception:  # cannot tell: let the original error speak for itself
+        return True
 
 
 def _upgrade() -> None:
@@ -151,7 +178,7 @@ def accounts_create(
     if as_json:
         _print_json(result)
     else:
-        console.print(f"created account {result['account']}")
+        console.print(f"created account {escape(str(result['account']))}")
         console.print(f"API token (shown once): [bold]{result['token']}[/bold]", soft_wrap=True)
 
 
@@ -164,7 +191,7 @@ def accounts_list() -> None:
 
     table = Table("id", "slug", "name")
     for row in _in_transaction(work):
-        table.add_row(*(str(v) for v in row))
+        table.add_row(*(escape(str(v)) for v in row))
     console.print(table)
 
 
@@ -178,7 +205,7 @@ def users_add(
         await accounts.add_member(session, await accounts.get_account(session, account), email)
 
     _in_transaction(work)
-    console.print(f"{email} is a member of {account}")
+    console.print(f"{escape(email)} is a member of {escape(account)}")
 
 
 @tokens_app.command("create")
@@ -207,7 +234,7 @@ def tokens_create(
         _print_json(result)
     else:
         console.print(
-            f"token {result['id']} ({result['name']}), shown once: {result['token']}",
+            f"token {result['id']} ({escape(result['name'])}), shown once: {result['token']}",
             soft_wrap=True,
         )
 
@@ -250,7 +277,7 @@ def tokens_list(
         return
     table = Table("id", "name", "prefix", "created_at", "last_used_at", "revoked_at")
     for row in rows:
-        table.add_row(*(str(v) if v is not None else "-" for v in row.values()))
+        table.add_row(*(escape(str(v)) if v is not None else "-" for v in row.values()))
     console.print(table)
 
 

@@ -27,3 +27,7 @@ class Settings(BaseSettings):
     # last_used_at is written at most this often per token, so reads stay reads.
     token_last_used_resolution_seconds: int = 60
     native_default_per_page: int = 25
+    # DNSimple dialect: requests per token per hour, answered 429 beyond (DNSimple's own default).
+    dnsimple_rate_limit_per_hour: int = 2400
+    # Optional: share rate-limit windows between processes; in-process counters without it.
+    redis_url: str | None = None

@@ -237,11 +237,12 @@ def _check_vat(out: ContactValues, country: str | None, errors: ErrorCollector) 
     if value is None or errors.has("vat_registration"):
         return
     prefix = value[:2].lower()
-    module: Any
-    if prefix.isalpha() and prefix in eu_vat.MEMBER_STATES:
-        module = eu_vat
-    else:
-        module = get_cc_module(prefix if prefix.isalpha() else (country or "").lower(), "vat")
+    module: Any = None
+    if prefix.isalpha():
+        module = eu_vat if prefix in eu_vat.MEMBER_STATES else get_cc_module(prefix, "vat")
+    if module is None and country is not None:
+        # Letters that name no VAT scheme are no prefix: the number is read as the country's.
+        module = get_cc_module(country.lower(), "vat")
     if module is None:
         return  # No VAT scheme known for this country: keep what was given.
     try:
