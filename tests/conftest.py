@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,9 +164,7 @@ def us_contact_payload(**overrides: Any) -> dict[str, Any]:
     )
 
 
-async def create_contact(
-    client: httpx.AsyncClient, team: Team, **overrides: Any
-) -> dict[str, Any]:
+async def create_contact(client: httpx.AsyncClient, team: Team, **overrides: Any) -> dict[str, Any]:
     response = await client.post(
         "/api/v1/contacts", json=contact_payload(**overrides), headers=team.headers
     )
@@ -176,5 +174,5 @@ async def create_contact(
 
 
 @pytest.fixture
-def project_root() -> Iterator[Path]:
-    yield Path(__file__).resolve().parent.parent
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent

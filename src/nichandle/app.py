@@ -22,12 +22,10 @@ from nichandle.dialects.native.routes import router as native_router
 from nichandle.settings import Settings
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-class BodySizeLimit:
-    """Refuses bodies over the limit with 413, whether or not they announce their length."""
+class RequestGuard:
+    """Refuses, before any dialect sees them, requests no database could answer: bodies over the
+    size limit (413, announced or streamed) and NUL bytes in the URL (400; PostgreSQL text cannot
+    hold them)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -37,37 +35,56 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+            await _refuse(scope, receive, send, 400, "NUL bytes are not allowed in URLs")
+            return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            await self._too_large(scope, receive, send)
             return
-        seen = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        # Read the body here, bounded, and replay it: a body that turns out too large while
+        # the app reads it could no longer be answered with a clean 413.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([], message), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        await self.app(scope, _replay(chunks, None, receive), send)
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"The request body is larger than the limit of {self.max_bytes} bytes"
+        await _refuse(scope, receive, send, 413, message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if started:
-                raise
-            await self._refuse(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.max_bytes
-        message = f"The request body is larger than the limit of {limit} bytes"
-        await JSONResponse({"message": message}, status_code=413)(scope, receive, send)
+def _replay(chunks: list[bytes], final: Message | None, then: Receive | None = None) -> Receive:
+    body = b"".join(chunks)
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if final is not None:
+            return final
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        assert then is not None  # noqa: S101 - set whenever final is None
+        return await then()  # after the body: wait for the disconnect, as servers do
+
+    return receive
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    await JSONResponse({"message": message}, status_code=status)(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -87,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     install_error_handlers(
         app,
         [

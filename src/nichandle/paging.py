@@ -11,6 +11,8 @@ from nichandle.errors import FieldErrors
 T = TypeVar("T")
 
 MAX_PER_PAGE = 100
+# Offsets must stay inside a 64-bit integer on every database.
+MAX_PAGE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,8 @@ class PageRequest:
 
 
 def page_request(page: int, per_page: int, *, max_per_page: int = MAX_PER_PAGE) -> PageRequest:
-    if page < 1:
-        raise FieldErrors.single("page", "invalid", "must be 1 or more")
+    if not 1 <= page <= MAX_PAGE:
+        raise FieldErrors.single("page", "invalid", f"must be between 1 and {MAX_PAGE}")
     if not 1 <= per_page <= max_per_page:
         raise FieldErrors.single("per_page", "invalid", f"must be between 1 and {max_per_page}")
     return PageRequest(page, per_page)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, UnaryExpression, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, UnaryExpression, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -46,7 +46,14 @@ def _scoped(account_id: int) -> Select[Contact]:
     return select(Contact).where(Contact.account_id == account_id).options(_WITH_PARENT)
 
 
+def _storable(text: str) -> bool:
+    """PostgreSQL text cannot hold NUL; a handle with one matches nothing (and must not 500)."""
+    return "\x00" not in text
+
+
 async def by_handle(session: AsyncSession, account_id: int, handle: str) -> Contact | None:
+    if not _storable(handle):
+        return None
     contact: Contact | None = await session.scalar(
         _scoped(account_id).where(Contact.handle == handle)
     )
@@ -63,7 +70,8 @@ async def by_id(session: AsyncSession, account_id: int, contact_id: int) -> Cont
 async def by_handles(
     session: AsyncSession, account_id: int, handles: Iterable[str]
 ) -> Sequence[Contact]:
-    return (await session.scalars(_scoped(account_id).where(Contact.handle.in_(handles)))).all()
+    wanted = [handle for handle in handles if _storable(handle)]
+    return (await session.scalars(_scoped(account_id).where(Contact.handle.in_(wanted)))).all()
 
 
 async def by_fingerprint(
@@ -110,7 +118,7 @@ async def parent_id_of(session: AsyncSession, account_id: int, contact_id: int) 
     return await session.scalar(query)
 
 
-def _conditions(account_id: int, where: ContactFilter) -> list[ColumnElement[bool]]:
+def _conditions(account_id: int, where: ContactFilter, backend: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [Contact.account_id == account_id]
     if where.query:
         needle = where.query.lower()
@@ -120,8 +128,19 @@ def _conditions(account_id: int, where: ContactFilter) -> list[ColumnElement[boo
     if where.parent_id is not None:
         conditions.append(Contact.parent_id == where.parent_id)
     for key, value in where.metadata.items():
-        conditions.append(Contact.metadata_[key].as_string() == value)
+        conditions.append(_metadata_equals(backend, key, value))
     return conditions
+
+
+def _metadata_equals(backend: str, key: str, value: str) -> ColumnElement[bool]:
+    if backend == "sqlite":
+        # json_each compares the decoded key: any characters work, unlike a JSON path literal.
+        entries = func.json_each(Contact.metadata_).table_valued("key", "value")
+        return exists(
+            select(1).select_from(entries).where(entries.c.key == key, entries.c.value == value)
+        )
+    matches: ColumnElement[bool] = Contact.metadata_[key].as_string() == value
+    return matches
 
 
 async def page(
@@ -131,7 +150,7 @@ async def page(
     sort: Sequence[tuple[str, bool]],
     request: PageRequest,
 ) -> tuple[Sequence[Contact], int]:
-    conditions = _conditions(account_id, where)
+    conditions = _conditions(account_id, where, session.get_bind().dialect.name)
     total = await session.scalar(select(func.count()).select_from(Contact).where(*conditions))
     order: list[UnaryExpression[Any]] = [
         SORT_COLUMNS[name].desc() if desc else SORT_COLUMNS[name].asc() for name, desc in sort

@@ -434,16 +434,16 @@ async def _refuse_if_in_use(session: AsyncSession, contact: Contact) -> None:
 
 
 async def delete_loaded_contact(session: AsyncSession, actor: Actor, contact: Contact) -> None:
+    if await repository.count(session, actor.account_id) <= 1:
+        raise Conflict(
+            "The contact is the team's last contact and cannot be deleted",
+            code="contact_is_last",
+        )
     if contact.is_default:
         raise Conflict(
             "The contact is the team's default contact; make another contact the default "
             "before deleting it",
             code="contact_is_default",
-        )
-    if await repository.count(session, actor.account_id) <= 1:
-        raise Conflict(
-            "The contact is the team's last contact and cannot be deleted",
-            code="contact_is_last",
         )
     await _refuse_if_in_use(session, contact)
     for child in await repository.children(session, actor.account_id, contact.id):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,11 @@ def async_url(url: str) -> URL:
     if parsed.drivername == "sqlite+aiosqlite" and parsed.database in (None, "", ":memory:"):
         raise ValueError("SQLite needs a file path (sqlite:///path/to/nichandle.db)")
     return parsed
+
+
+def _json_dumps(value: Any) -> str:
+    # Unescaped UTF-8, so SQLite's JSON functions see keys and values as they were written.
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int, writer: bool) -> None:
@@ -73,9 +79,15 @@ class Database:
 def create_database(settings: Settings) -> Database:
     url = async_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
-        writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
+        writer = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=120, json_serializer=_json_dumps
+        )
         reader = create_async_engine(
-            url, pool_size=settings.sqlite_reader_connections, max_overflow=0, pool_timeout=60
+            url,
+            pool_size=settings.sqlite_reader_connections,
+            max_overflow=0,
+            pool_timeout=60,
+            json_serializer=_json_dumps,
         )
         _configure_sqlite(writer, busy_timeout_ms=settings.sqlite_busy_timeout_ms, writer=True)
         _configure_sqlite(reader, busy_timeout_ms=settings.sqlite_busy_timeout_ms, writer=False)
@@ -86,5 +98,6 @@ def create_database(settings: Settings) -> Database:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=True,
+        json_serializer=_json_dumps,
     )
     return Database(url, engine, engine)

@@ -55,8 +55,6 @@ async def native_actor(
 
 ActorDep = Annotated[Actor, Depends(native_actor)]
 Expand = Annotated[list[str] | None, Query(alias="expand[]")]
-# Bounded so the offset it becomes always fits the databases' 64-bit integers.
-PageNumber = Annotated[int, Query(le=2**31 - 1)]
 
 router = APIRouter(prefix="/api/v1")
 
@@ -70,7 +68,7 @@ async def list_contacts(
     query: str | None = None,
     parent_handle: str | None = None,
     sort: str | None = None,
-    page: PageNumber = 1,
+    page: int = 1,
     per_page: int | None = None,
     expand: Expand = None,
 ) -> ContactPage:
@@ -160,7 +158,7 @@ async def history(
     request: Request,
     session: SessionDep,
     actor: ActorDep,
-    page: PageNumber = 1,
+    page: int = 1,
     per_page: int = 100,
 ) -> VersionPage:
     """Every version of a contact, oldest first, including after it was deleted."""
