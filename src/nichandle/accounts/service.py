@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts import repository, tokens
 from nichandle.accounts.models import Account, ApiToken, Membership, User
 from nichandle.db.base import utcnow
-from nichandle.errors import FieldErrors, NotFound, Unauthorized
+from nichandle.db.session import violated_constraint
+from nichandle.errors import Conflict, FieldErrors, NotFound, Unauthorized
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,11 @@ def slugify(name: str) -> str:
     return f"team-{slug}" if slug.isdigit() else slug
 
 
+MAX_NAME_LENGTH = 200
+MAX_TOKEN_NAME_LENGTH = 100
+_SLUG_ATTEMPTS = 5
+
+
 async def create_account(
     session: AsyncSession, name: str, *, slug: str | None = None, owner_email: str | None = None
 ) -> Account:
@@ -47,19 +55,15 @@ async def create_account(
     name = name.strip()
     if not name:
         raise FieldErrors.single("name", "blank", "can't be blank")
-    if slug is None:
-        base = slugify(name)
-        taken = await repository.slugs_like(session, base)
-        slug, n = base, 2
-        while slug in taken:
-            slug, n = f"{base}-{n}", n + 1
-    elif slug != slugify(slug):
+    if len(name) > MAX_NAME_LENGTH:
+        raise FieldErrors.single("name", "too_long", f"is too long (maximum {MAX_NAME_LENGTH})")
+    if slug is not None and slug != slugify(slug):
         raise FieldErrors.single(
-            "slug", "invalid", "must be lowercase letters, digits and dashes, not only digits"
+            "slug",
+            "invalid",
+            "must be up to 50 lowercase letters, digits and dashes, not only digits",
         )
-    account = Account(name=name, slug=slug)
-    session.add(account)
-    await session.flush()
+    account = await _insert_account(session, name, slug)
     if owner_email is not None:
         user = await ensure_user(session, owner_email)
         session.add(Membership(user_id=user.id, account_id=account.id, role="owner"))
@@ -67,10 +71,39 @@ async def create_account(
     return account
 
 
+async def _insert_account(session: AsyncSession, name: str, slug: str | None) -> Account:
+    """Inserts with the given slug, or the first free one derived from the name; a derived slug
+    taken by a concurrent create is simply derived again."""
+    for _ in range(_SLUG_ATTEMPTS):
+        chosen = slug or await _free_slug(session, slugify(name))
+        account = Account(name=name, slug=chosen, default_nameservers=[])
+        try:
+            async with session.begin_nested():
+                session.add(account)
+        except IntegrityError as exc:
+            if slug is not None or violated_constraint(exc) != "uq_account_slug":
+                raise
+            continue
+        return account
+    raise Conflict("Could not find a free slug; retry", code="account_slug_taken")
+
+
+async def _free_slug(session: AsyncSession, base: str) -> str:
+    taken = await repository.slugs_like(session, base)
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
 async def ensure_user(session: AsyncSession, email: str) -> User:
-    email = email.strip().lower()
-    if "@" not in email:
-        raise FieldErrors.single("email", "invalid", "is not an email address")
+    try:
+        # Logins of a self-hosted install may use test domains (RFC 6761 .test), unlike
+        # contacts, whose email a registry publishes.
+        checked = validate_email(email.strip(), check_deliverability=False, test_environment=True)
+        email = checked.normalized.lower()
+    except EmailNotValidError as exc:
+        raise FieldErrors.single("email", "invalid", f"is not an email address ({exc})") from exc
     user = await repository.user_by_email(session, email)
     if user is None:
         user = User(email=email)
@@ -122,6 +155,11 @@ async def create_token(
     """Creates an account token or a personal token; the secret is returned once, never stored."""
     if (account is None) == (user is None):
         raise ValueError("a token belongs to exactly one account or one user")
+    name = name.strip()
+    if not name or len(name) > MAX_TOKEN_NAME_LENGTH:
+        raise FieldErrors.single(
+            "name", "invalid", f"must be 1 to {MAX_TOKEN_NAME_LENGTH} characters"
+        )
     secret = tokens.new_secret()
     token = ApiToken(
         account_id=account.id if account else None,
@@ -196,6 +234,41 @@ async def _account_for(session: AsyncSession, token: ApiToken, team: str | None)
     raise NotFound(f"Team `{team}` not found", code="account_not_found")
 
 
+async def authenticate_basic(
+    session: AsyncSession,
+    username: str | None,
+    secret: str | None,
+    *,
+    team: str | None = None,
+    touch_after: timedelta = timedelta(seconds=60),
+) -> Authentication:
+    """Resolves HTTP Basic ``username:token`` (name.com) to an account.
+
+    The username says whose token it is: the account's slug for one of that account's tokens,
+    or a user's email for that user's personal token (acting for the user's only team, or the
+    one X-Team names). A token that is not the username's is refused like an unknown one, so
+    a caller learns nothing about other accounts.
+    """
+    if not username or not secret:
+        raise Unauthorized("Authentication required: send HTTP Basic <username>:<token>")
+    name = username.strip().lower()
+    by_email = "@" in name
+    try:
+        auth = await authenticate(
+            session, secret, team=team if by_email else None, touch_after=touch_after
+        )
+    except NotFound as exc:  # X-Team names a team the user is not in
+        raise Unauthorized(f"Authentication failed: {exc.message}") from exc
+    if by_email:
+        user = await repository.user_by_email(session, name)
+        paired = user is not None and auth.token.user_id == user.id
+    else:
+        paired = auth.token.account_id is not None and auth.account.slug == name
+    if not paired:
+        raise Unauthorized("Authentication failed: the token does not belong to this username")
+    return auth
+
+
 async def accounts_for_token(session: AsyncSession, token: ApiToken) -> Sequence[Account]:
     """The accounts a token may act for."""
     if token.account_id is not None:
@@ -203,6 +276,42 @@ async def accounts_for_token(session: AsyncSession, token: ApiToken) -> Sequence
         return [account] if account else []
     assert token.user_id is not None  # noqa: S101
     return await repository.accounts_of_user(session, token.user_id)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a token speaks for before any account is chosen: its user (personal tokens) and
+    the accounts it may act for."""
+
+    token: ApiToken
+    user: User | None
+    accounts: Sequence[Account]
+    needs_touch: bool
+
+
+async def identify(
+    session: AsyncSession, secret: str | None, *, touch_after: timedelta = timedelta(seconds=60)
+) -> Identity:
+    """Resolves a bearer secret to its token, user and accounts, without choosing an account."""
+    if not secret:
+        raise Unauthorized("Authentication required: send Authorization: Bearer <token>")
+    token = await repository.token_by_hash(session, tokens.hash_secret(secret))
+    if token is None or token.revoked_at is not None:
+        raise Unauthorized("Authentication failed: the token is unknown or revoked")
+    user = await repository.user_by_id(session, token.user_id) if token.user_id else None
+    stale = token.last_used_at is None or utcnow() - token.last_used_at >= touch_after
+    return Identity(
+        token=token,
+        user=user,
+        accounts=await accounts_for_token(session, token),
+        needs_touch=stale,
+    )
+
+
+async def account_emails(session: AsyncSession, accounts: Sequence[Account]) -> dict[int, str]:
+    """Account id -> the account owner's email (through a membership), "" without an owner."""
+    found = await repository.owner_emails(session, [account.id for account in accounts])
+    return {account.id: found.get(account.id, "") for account in accounts}
 
 
 async def record_token_use(
