@@ -38,6 +38,10 @@ async def list_accounts(session: AsyncSession) -> Sequence[Account]:
     return (await session.scalars(select(Account).order_by(Account.id))).all()
 
 
+async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email))
 
@@ -76,3 +80,16 @@ async def token_by_id(session: AsyncSession, token_id: int) -> ApiToken | None:
 
 async def touch_token(session: AsyncSession, token_id: int, at: datetime) -> None:
     await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at))
+
+
+async def owner_emails(session: AsyncSession, account_ids: Sequence[int]) -> dict[int, str]:
+    """Account id -> the email of its earliest owner, for accounts that have one."""
+    query = (
+        select(Membership.account_id, User.email)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.account_id.in_(account_ids), Membership.role == "owner")
+        .order_by(Membership.account_id, Membership.created_at.desc(), User.id.desc())
+    )
+    # Later rows overwrite earlier ones: the earliest owner, by the descending order, wins.
+    rows = await session.execute(query)
+    return dict(rows.all())
