@@ -6,14 +6,12 @@ fails instead, so CI can never pass without it.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -24,27 +22,8 @@ from nichandle.db import migrate
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.settings import Settings
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "NICHANDLE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-async def _postgres_admin() -> asyncpg.Connection:
-    try:
-        return await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
-        if IN_CI:
-            pytest.fail(f"{message} (CI=true: the PostgreSQL half of the suite must run)")
-        pytest.skip(message)
-
-
-@dataclass
-class TestDatabase:
-    backend: str
-    url: str
+from tests.fresh_database import IN_CI as IN_CI  # re-exported for tests
+from tests.fresh_database import TestDatabase, fresh_database
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -52,23 +31,8 @@ async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[TestDatabase]:
     """A fresh, empty database per backend for the whole session."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "nichandle.db"
-        yield TestDatabase("sqlite", f"sqlite:///{path}")
-        return
-    name = f"nichandle_test_{secrets.token_hex(4)}"
-    admin = await _postgres_admin()
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    yield TestDatabase("postgresql", f"{base}/{name}")
-    admin = await _postgres_admin()
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as database:
+        yield database
 
 
 @pytest.fixture(scope="session")

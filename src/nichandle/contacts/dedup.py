@@ -13,26 +13,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-IDENTITY_FIELDS: tuple[str, ...] = (
-    "first_name",
-    "last_name",
-    "company_name",
-    "job_title",
-    "company_registration_number",
-    "company_trading_name",
-    "company_url",
-    "vat_registration",
-    "address_street",
-    "address_house_number",
-    "address_line2",
-    "address_postal_code",
-    "address_city",
-    "address_state",
-    "address_country_code",
-    "email",
-    "phone",
-    "fax",
-)
+from nichandle.contacts.validation import TEXT_FIELDS
+
+# Every detail but the label (metadata, extension data, default and parent are not text fields).
+IDENTITY_FIELDS: tuple[str, ...] = tuple(field for field in TEXT_FIELDS if field != "label")
 
 
 def _key(value: str | None) -> str:
@@ -41,9 +25,8 @@ def _key(value: str | None) -> str:
 
 def fingerprint(values: Mapping[str, str | None]) -> str:
     """SHA-256 of the identity fields of an already normalised contact."""
-    identity = [_key(values.get(field)) for field in IDENTITY_FIELDS]
+    identity = {field: _key(values.get(field)) for field in IDENTITY_FIELDS}
     # Postal codes: "1234AB" and "1234 AB" are the same code.
-    identity[IDENTITY_FIELDS.index("address_postal_code")] = identity[
-        IDENTITY_FIELDS.index("address_postal_code")
-    ].replace(" ", "")
-    return hashlib.sha256(json.dumps(identity, ensure_ascii=False).encode()).hexdigest()
+    identity["address_postal_code"] = identity["address_postal_code"].replace(" ", "")
+    encoded = json.dumps(list(identity.values()), ensure_ascii=False).encode()
+    return hashlib.sha256(encoded).hexdigest()

@@ -19,6 +19,9 @@ _WITH_ROLES = (
 )
 
 
+SORT_COLUMNS = {"id": Domain.id, "name": Domain.name, "expiration": Domain.expires_at}
+
+
 @dataclass(frozen=True)
 class DomainFilter:
     query: str | None = None
@@ -29,24 +32,18 @@ class DomainFilter:
     registrant_is_default: bool = False
 
 
-async def by_name(session: AsyncSession, account_id: int, name: str) -> Domain | None:
-    query = (
-        select(Domain)
-        .where(Domain.account_id == account_id, Domain.name == name)
-        .options(_WITH_ROLES)
-    )
+async def _one(session: AsyncSession, account_id: int, match: ColumnElement[bool]) -> Domain | None:
+    query = select(Domain).where(Domain.account_id == account_id, match).options(_WITH_ROLES)
     domain: Domain | None = await session.scalar(query)
     return domain
+
+
+async def by_name(session: AsyncSession, account_id: int, name: str) -> Domain | None:
+    return await _one(session, account_id, Domain.name == name)
 
 
 async def by_id(session: AsyncSession, account_id: int, domain_id: int) -> Domain | None:
-    query = (
-        select(Domain)
-        .where(Domain.account_id == account_id, Domain.id == domain_id)
-        .options(_WITH_ROLES)
-    )
-    domain: Domain | None = await session.scalar(query)
-    return domain
+    return await _one(session, account_id, Domain.id == domain_id)
 
 
 def _has_role(role: str | None, contact_id: int) -> ColumnElement[bool]:
@@ -93,15 +90,20 @@ def _conditions(account_id: int, where: DomainFilter) -> list[ColumnElement[bool
 
 
 async def page(
-    session: AsyncSession, account_id: int, where: DomainFilter, request: PageRequest
+    session: AsyncSession,
+    account_id: int,
+    where: DomainFilter,
+    request: PageRequest,
+    sort: Sequence[tuple[str, bool]] = (),
 ) -> tuple[Sequence[Domain], int]:
     conditions = _conditions(account_id, where)
     total = await session.scalar(select(func.count()).select_from(Domain).where(*conditions))
+    order = [SORT_COLUMNS[name].desc() if desc else SORT_COLUMNS[name].asc() for name, desc in sort]
     query = (
         select(Domain)
         .where(*conditions)
         .options(_WITH_ROLES)
-        .order_by(Domain.id)
+        .order_by(*order, Domain.id)
         .offset(request.offset)
         .limit(request.per_page)
     )
