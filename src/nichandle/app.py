@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nichandle.db.engine import create_database
 from nichandle.dialects.dnsimple import errors as dnsimple_errors
+from nichandle.dialects.dnsimple.ratelimit import DnsimpleRateLimit
 from nichandle.dialects.dnsimple.routes import router as dnsimple_router
 from nichandle.dialects.errors import install_error_handlers
 from nichandle.dialects.namecom import errors as namecom_errors
@@ -105,6 +106,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: its X-RateLimit headers reach every /v2 response, 413 included.
+    app.add_middleware(
+        DnsimpleRateLimit,
+        limit=settings.dnsimple_rate_limit_per_hour,
+        redis_url=settings.redis_url,
+    )
     install_error_handlers(
         app,
         [

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import itertools
 import json
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Annotated, Any, TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nichandle import contact_files
 from nichandle.accounts import service as accounts
+from nichandle.accounts.service import Actor
+from nichandle.contact_files import FileFormat
+from nichandle.contacts import bulk
 from nichandle.db import migrate
 from nichandle.db.engine import create_database
 from nichandle.db.session import unit_of_work
@@ -51,8 +64,14 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         finally:
             await db.dispose()
 
+    return _run(run)
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Runs a command's coroutine; domain errors and a database that was never migrated end the
+    command with a one-line message instead of a traceback."""
     try:
-        return asyncio.run(run())
+        return asyncio.run(main())
     except NichandleError as exc:
         detail = ""
         if hasattr(exc, "messages"):
@@ -290,6 +309,237 @@ def tokens_revoke(token_id: int) -> None:
 
     _in_transaction(work)
     console.print(f"token {token_id} revoked")
+
+
+# --- contacts: bulk import and export ------------------------------------------------------
+
+contacts_app = typer.Typer(help="Contacts in bulk: import and export files.", no_args_is_help=True)
+app.add_typer(contacts_app, name="contacts")
+
+IMPORT_ACTOR_DIALECT = "import"
+MAX_BATCH_SIZE = 10_000
+
+
+@dataclass
+class _ImportRun:
+    """What an import got done, kept outside the event loop so an interrupted run can tell."""
+
+    started: float = field(default_factory=time.monotonic)
+    importer: bulk.ContactImport | None = None
+    failure: str | None = None
+
+    def summary(self, rejects: Path, *, complete: bool) -> dict[str, Any]:
+        importer = self.importer
+        created, reused, rejected = (
+            (importer.created, importer.reused, importer.rejected) if importer else (0, 0, 0)
+        )
+        seconds = time.monotonic() - self.started
+        rows = created + reused + rejected
+        return {
+            "created": created,
+            "reused": reused,
+            "rejected": rejected,
+            "rows": rows,
+            "rejects_file": str(rejects),
+            "seconds": round(seconds, 3),
+            "rows_per_second": round(rows / seconds) if seconds > 0 else 0,
+            "complete": complete,
+            "error": self.failure,
+        }
+
+
+def _batches(rows: Iterator[bulk.ImportRow], size: int) -> Iterator[list[bulk.ImportRow]]:
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
+
+
+def _import_progress() -> Progress:
+    return Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TextColumn("{task.fields[rate]:,.0f} rows/s"),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+
+
+async def _import_file(
+    run: _ImportRun,
+    *,
+    source: IO[bytes],
+    size: int,
+    file_format: FileFormat,
+    account: str,
+    rejects: IO[str],
+    batch_size: int,
+) -> None:
+    db = create_database(Settings())
+    try:
+        async with unit_of_work(db, write=False) as session:
+            owner = await accounts.get_account(session, account)
+        importer = bulk.ContactImport(Actor(owner.id, None, IMPORT_ACTOR_DIALECT))
+        run.importer = importer
+        rejected = contact_files.RejectsWriter(rejects)
+        with _import_progress() as progress:
+            task = progress.add_task("import", total=size, rows=0, rate=0.0)
+            rows = contact_files.read_rows(source, file_format, lambda n: progress.advance(task, n))
+            for batch in _batches(rows, batch_size):
+                checked = bulk.check_rows(batch)
+                try:
+                    async with unit_of_work(db) as session:
+                        outcome = await importer.import_batch(session, checked)
+                except DBAPIError as exc:
+                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                    run.failure = (
+                        f"the batch of lines {batch[0].line}-{batch[-1].line} was rolled back: "
+                        f"{reason}"
+                    )
+                    return
+                rejected.write(outcome.problems)
+                done = importer.created + importer.reused + importer.rejected
+                elapsed = time.monotonic() - run.started
+                progress.update(task, rows=done, rate=done / elapsed if elapsed else 0.0)
+    finally:
+        await db.dispose()
+
+
+@contacts_app.command("import")
+def contacts_import(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV or JSON Lines file.", exists=True, dir_okay=False, readable=True),
+    ],
+    account: Annotated[str, typer.Option(help="Account slug or id.")],
+    file_format: Annotated[
+        FileFormat | None,
+        typer.Option("--format", help="csv or jsonl (default: from the file name)."),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Where rejected rows are reported (default: FILE.rejects.csv)."),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=MAX_BATCH_SIZE, help="Rows per transaction.")
+    ] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Create contacts from a file; identical ones are reused, bad rows reported, not fatal.
+
+    Each batch is one transaction: an interrupted import keeps whole batches only, and running
+    it again reuses what was already imported.
+    """
+    chosen = contact_files.format_of(file, file_format)
+    if chosen is None:
+        err_console.print("error: cannot tell the file's format: give --format csv or jsonl")
+        raise typer.Exit(2)
+    rejects_path = rejects or file.with_name(f"{file.name}.rejects.csv")
+    run = _ImportRun()
+    code = 0
+    try:
+        with (
+            file.open("rb") as source,
+            rejects_path.open("w", encoding="utf-8", newline="") as rejects_stream,
+        ):
+            _run(
+                lambda: _import_file(
+                    run,
+                    source=source,
+                    size=os.fstat(source.fileno()).st_size,
+                    file_format=chosen,
+                    account=account,
+                    rejects=rejects_stream,
+                    batch_size=batch_size,
+                )
+            )
+    except KeyboardInterrupt:
+        run.failure = "interrupted; the batch in progress was rolled back"
+        code = 130
+    except contact_files.FileError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    if run.failure and not code:
+        code = 1
+    summary = run.summary(rejects_path, complete=code == 0)
+    if as_json:
+        _print_json(summary)
+    else:
+        console.print(
+            f"created {summary['created']:,}, reused {summary['reused']:,}, "
+            f"rejected {summary['rejected']:,} "
+            f"({summary['rows_per_second']:,} rows/s; rejects: {escape(str(rejects_path))})",
+            soft_wrap=True,
+        )
+    if run.failure:
+        err_console.print(
+            f"[red]error:[/red] {escape(run.failure)}; earlier batches are committed, and "
+            "importing the file again reuses their contacts",
+            soft_wrap=True,
+        )
+    if code:
+        raise typer.Exit(code)
+
+
+@contextmanager
+def _export_stream(output: Path | None) -> Iterator[IO[str]]:
+    """stdout, or a file that appears (whole) only when the export completed."""
+    if output is None:
+        stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+        try:
+            yield stream
+            stream.flush()
+        finally:
+            stream.detach()  # stdout stays open for whoever comes after
+        return
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as stream:
+            yield stream
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contacts_app.command("export")
+def contacts_export(
+    account: Annotated[str, typer.Option(help="Account slug or id.")],
+    file_format: Annotated[
+        FileFormat | None,
+        typer.Option("--format", help="csv or jsonl (default: from --output's name, else csv)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="File to write (default: stdout).", dir_okay=False)
+    ] = None,
+) -> None:
+    """Write every contact of an account, in the native field names, for `contacts import`."""
+    chosen = contact_files.format_of(output, file_format) or FileFormat.csv
+
+    async def export(stream: IO[str]) -> int:
+        db = create_database(Settings())
+        try:
+            async with unit_of_work(db, write=False) as session:
+                owner = await accounts.get_account(session, account)
+                writer = contact_files.RecordWriter(stream, chosen)
+                count = 0
+                async for contact in bulk.export_contacts(session, owner.id):
+                    writer.write(contact_files.record_of(contact))
+                    count += 1
+                return count
+        finally:
+            await db.dispose()
+
+    try:
+        with _export_stream(output) as stream:
+            count = _run(lambda: export(stream))
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of ours; keep Python quiet about it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
+    if output is not None:
+        console.print(f"exported {count:,} contacts to {escape(str(output))}", soft_wrap=True)
+    else:
+        err_console.print(f"exported {count:,} contacts", soft_wrap=True)
 
 
 def main() -> None:

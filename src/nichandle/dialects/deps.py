@@ -1,7 +1,8 @@
-"""Dependencies every dialect shares: the request's unit of work and bearer authentication."""
+"""Dependencies every dialect shares: the request's unit of work and authentication."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
@@ -49,17 +50,56 @@ async def authenticate_request(
     request: Request, session: AsyncSession, secret: str | None, *, team: str | None
 ) -> accounts.Authentication:
     """Authenticates and keeps last_used_at, written at most once a minute per token."""
-    settings = get_settings(request)
     auth = await accounts.authenticate(
-        session,
-        secret,
-        team=team,
-        touch_after=timedelta(seconds=settings.token_last_used_resolution_seconds),
+        session, secret, team=team, touch_after=_touch_after(request)
     )
+    await keep_last_used(request, session, auth)
+    return auth
+
+
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """``Authorization: Basic base64(username:secret)``; None when absent or garbled."""
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
+        return None
+    username, colon, secret = decoded.partition(":")
+    return (username, secret) if colon else None
+
+
+async def authenticate_basic_request(
+    request: Request,
+    session: AsyncSession,
+    credentials: tuple[str, str] | None,
+    *,
+    team: str | None,
+) -> accounts.Authentication:
+    """HTTP Basic ``username:token`` (accounts.authenticate_basic), keeping last_used_at."""
+    username, secret = credentials or (None, None)
+    auth = await accounts.authenticate_basic(
+        session, username, secret, team=team, touch_after=_touch_after(request)
+    )
+    await keep_last_used(request, session, auth)
+    return auth
+
+
+def _touch_after(request: Request) -> timedelta:
+    return timedelta(seconds=get_settings(request).token_last_used_resolution_seconds)
+
+
+async def keep_last_used(
+    request: Request, session: AsyncSession, auth: accounts.Authentication
+) -> None:
+    """Writes the token's last_used_at when stale; reads write it in a unit of work of their own,
+    so they stay on the reader."""
     if auth.needs_touch:
         if request.method in READ_METHODS:
             async with unit_of_work(get_database(request)) as writer:
                 await accounts.record_token_use(writer, auth.token.id)
         else:
             await accounts.record_token_use(session, auth.token.id)
-    return auth

@@ -14,7 +14,10 @@ from nichandle.accounts import repository as accounts_repository
 from nichandle.accounts.service import Actor
 from nichandle.contacts import repository as contacts_repository
 from nichandle.contacts import service as contacts
+from nichandle.contacts.addresses import compose_address1
+from nichandle.contacts.dedup import IDENTITY_FIELDS, fingerprint
 from nichandle.contacts.models import Contact
+from nichandle.contacts.validation import TEXT_FIELDS, clean_text, normalize_contact
 from nichandle.db.base import utcnow
 from nichandle.domains import names, repository
 from nichandle.domains.models import ROLES, Certificate, Domain, DomainContact
@@ -25,6 +28,7 @@ from nichandle.history.service import record_role_change
 from nichandle.paging import Page, PageRequest
 
 DEFAULT_TERM = timedelta(days=365)
+SORTABLE_FIELDS = frozenset(repository.SORT_COLUMNS)
 DOMAIN_FIELDS = ("autorenew", "privacy", "locked", "nameservers", "expires_at", "renewal_price")
 
 
@@ -270,6 +274,26 @@ async def get_domain_by_id(session: AsyncSession, account_id: int, domain_id: in
     return await resolve(session, domain)
 
 
+async def get_domain_by_name_or_id(
+    session: AsyncSession, account_id: int, name_or_id: str
+) -> DomainView:
+    """A domain named by its name or, all digits, by its id (no domain name is all digits)."""
+    if name_or_id.isascii() and name_or_id.isdigit():
+        domain_id = int(name_or_id)
+        domain = None
+        if 1 <= domain_id <= contacts.MAX_ID:
+            domain = await repository.by_id(session, account_id, domain_id)
+        if domain is None:
+            raise domain_not_found(name_or_id)
+        return await resolve(session, domain)
+    return await get_domain(session, account_id, name_or_id)
+
+
+def parse_sort(spec: str | None) -> list[tuple[str, bool]]:
+    """``"expiration:asc,name:desc"`` over id, name and expiration (see contacts.parse_sort)."""
+    return contacts.parse_sort(spec, allowed=SORTABLE_FIELDS)
+
+
 async def list_domains(
     session: AsyncSession,
     account_id: int,
@@ -278,6 +302,7 @@ async def list_domains(
     query: str | None = None,
     contact: Contact | None = None,
     registrant: Contact | None = None,
+    sort: Sequence[tuple[str, bool]] = (),
 ) -> Page[DomainView]:
     """A page of the account's domains; ``contact``/``registrant`` count the default fallback."""
     where = DomainFilter(
@@ -287,8 +312,28 @@ async def list_domains(
         registrant_id=registrant.id if registrant else None,
         registrant_is_default=bool(registrant and registrant.is_default),
     )
-    items, total = await repository.page(session, account_id, where, request)
+    items, total = await repository.page(session, account_id, where, request, sort)
     return Page(items=await resolve_many(session, items), total=total, request=request)
+
+
+async def list_domains_by_registrant_id(
+    session: AsyncSession,
+    account_id: int,
+    request: PageRequest,
+    *,
+    query: str | None = None,
+    registrant_id: int | str | None = None,
+    sort: Sequence[tuple[str, bool]] = (),
+) -> Page[DomainView]:
+    """Like list_domains, with the registrant named by contact id (unknown id: no domains)."""
+    registrant = None
+    if registrant_id is not None:
+        registrant = await contacts.find_contact_by_id(session, account_id, registrant_id)
+        if registrant is None:
+            return Page(items=[], total=0, request=request)
+    return await list_domains(
+        session, account_id, request, query=query, registrant=registrant, sort=sort
+    )
 
 
 async def list_domains_by_handle(
@@ -339,35 +384,167 @@ async def update_domain(
     return await resolve(session, domain)
 
 
+MAX_YEARS = 10  # ICANN: a registration runs for at most ten years
+
+
+def _holds(contact: Contact, details: Mapping[str, Any], values: Mapping[str, str | None]) -> bool:
+    """Whether ``contact`` already holds ``details``, compared on the fields the details carry.
+
+    Dialects that carry only some fields (name.com, dnsimple) send back what they read: fields
+    they can't carry (job title, company registration, ...) are not compared, and a street sent
+    without a house number is compared with the contact's street and number composed in the
+    country's order, as their ``address1`` showed them. "Identical" is dedup's fingerprint.
+    """
+    held: dict[str, str | None] = {name: getattr(contact, name) for name in IDENTITY_FIELDS}
+    if "address_street" in details and not values.get("address_house_number"):
+        held["address_street"] = compose_address1(
+            contact.address_street, contact.address_house_number, contact.address_country_code
+        )
+        held["address_house_number"] = None
+    sent = {**held, **{name: values.get(name) for name in IDENTITY_FIELDS if name in details}}
+    return fingerprint(sent) == fingerprint(held)
+
+
+def _check_details(
+    details_by_role: Mapping[str, Mapping[str, Any] | None],
+    *,
+    every_role: bool,
+    require: Sequence[str],
+) -> tuple[dict[str, dict[str, str | None]], dict[str, list[Problem]]]:
+    """Each role's details normalised, and every problem of every role keyed ``<role>.<field>``
+    (a missing role, when ``every_role``, by ``<role>``). Nothing is written."""
+    problems: dict[str, list[Problem]] = {}
+    normalised: dict[str, dict[str, str | None]] = {}
+    for role in ROLES:
+        details = details_by_role.get(role)
+        if details is None:
+            if every_role:
+                problems[role] = [Problem("blank", "is required")]
+            continue
+        found: dict[str, list[Problem]] = {}
+        try:
+            normalised[role] = normalize_contact({name: details.get(name) for name in TEXT_FIELDS})
+        except FieldErrors as exc:
+            found.update(exc.problems)
+        for name in require:
+            if name not in found and not clean_text(details.get(name) or ""):
+                found[name] = [Problem("blank", "can't be blank")]
+        if found:
+            normalised.pop(role, None)
+            problems.update({f"{role}.{key}": value for key, value in found.items()})
+    return normalised, problems
+
+
+async def _contacts_for_details(
+    session: AsyncSession,
+    actor: Actor,
+    details_by_role: Mapping[str, Mapping[str, Any]],
+    normalised: Mapping[str, Mapping[str, str | None]],
+    *,
+    current: Mapping[str, Contact],
+    known: Sequence[Contact],
+    require: Sequence[str],
+) -> dict[str, Contact]:
+    """Role -> contact for checked details: a contact that already holds them (the role's
+    current one first, then the others ``known``), else create_contact's (an identical contact
+    reused by fingerprint, or a new one). Never a copy of what the account already has."""
+    found: dict[str, Contact] = {}
+    for role, values in normalised.items():
+        details = details_by_role[role]
+        candidates = [current[role]] if role in current else []
+        candidates += [*current.values(), *known]
+        match = next((c for c in candidates if _holds(c, details, values)), None)
+        if match is None:
+            outcome = await contacts.create_contact(session, actor, details, require=require)
+            match = outcome.contact
+        found[role] = match
+    return found
+
+
 async def set_domain_contacts(
     session: AsyncSession,
     actor: Actor,
     name: str,
-    contacts_by_role: Mapping[str, Mapping[str, Any]],
+    contacts_by_role: Mapping[str, Mapping[str, Any] | None],
+    *,
+    require: Sequence[str] = (),
 ) -> DomainView:
     """Replaces all four roles with full contact details, reusing identical existing contacts.
 
     Every role is validated before anything is written; problems are keyed ``<role>.<field>``.
+    A role whose details its contact already holds is left as it is (a role that falls back to
+    the default keeps doing so), so sending back what was read changes nothing.
+    ``require``: contact fields the caller's wire format makes mandatory beyond the core's own.
     """
-    domain = await get_domain_model(session, actor.account_id, name)
-    problems: dict[str, Any] = {}
-    missing = [role for role in ROLES if role not in contacts_by_role]
-    for role in missing:
-        problems[role] = [Problem("blank", "is required: send all four roles")]
-    assignments: dict[str, Contact | None] = {}
-    for role in ROLES:
-        if role in missing:
-            continue
-        try:
-            outcome = await contacts.create_contact(session, actor, contacts_by_role[role])
-        except FieldErrors as exc:
-            problems.update({f"{role}.{key}": value for key, value in exc.problems.items()})
-            continue
-        assignments[role] = outcome.contact
+    view = await get_domain(session, actor.account_id, name)
+    normalised, problems = _check_details(contacts_by_role, every_role=True, require=require)
     if problems:
         raise FieldErrors(problems)
-    await _assign_roles(session, actor, domain, assignments)
-    return await resolve(session, domain)
+    current = {role: r.contact for role, r in view.roles.items() if r is not None}
+    default = await contacts.default_contact(session, actor.account_id)
+    found = await _contacts_for_details(
+        session,
+        actor,
+        {role: d for role, d in contacts_by_role.items() if d is not None},
+        normalised,
+        current=current,
+        known=[default] if default else [],
+        require=require,
+    )
+    changed = {
+        role: contact
+        for role, contact in found.items()
+        if role not in current or current[role].id != contact.id
+    }
+    await _assign_roles(session, actor, view.domain, changed)
+    return await resolve(session, view.domain)
+
+
+async def add_domain_with_details(
+    session: AsyncSession,
+    actor: Actor,
+    name: str,
+    *,
+    contacts_by_role: Mapping[str, Mapping[str, Any] | None],
+    settings: Mapping[str, Any] | None = None,
+    years: int | None = None,
+    require: Sequence[str] = (),
+) -> DomainView:
+    """add_domain with full contact details per role instead of handles (each an identical
+    existing contact reused, or a new one); roles not given use the default contact.
+
+    ``years``: the registration term from now, 1 to 10. Every problem (name, term, each role's
+    fields) is reported at once, before anything is written.
+    """
+    problems: dict[str, list[Problem]] = {}
+    try:
+        ascii_name = _ascii_name(name)
+    except FieldErrors as exc:
+        problems.update(exc.problems)
+    changes = dict(settings or {})
+    if years is not None:
+        if 1 <= years <= MAX_YEARS:
+            changes["expires_at"] = utcnow() + years * DEFAULT_TERM
+        else:
+            problems["years"] = [Problem("invalid", f"must be between 1 and {MAX_YEARS}")]
+    normalised, contact_problems = _check_details(
+        contacts_by_role, every_role=False, require=require
+    )
+    problems.update(contact_problems)
+    if problems:
+        raise FieldErrors(problems)
+    default = await contacts.default_contact(session, actor.account_id)
+    found = await _contacts_for_details(
+        session,
+        actor,
+        {role: d for role, d in contacts_by_role.items() if d is not None},
+        normalised,
+        current={},
+        known=[default] if default else [],
+        require=require,
+    )
+    handles = {role: contact.handle for role, contact in found.items()}
+    return await add_domain(session, actor, ascii_name, contacts_by_role=handles, settings=changes)
 
 
 async def delete_domain(session: AsyncSession, actor: Actor, name: str) -> None:

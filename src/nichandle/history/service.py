@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.service import Actor
+from nichandle.db.base import utcnow
 from nichandle.errors import NotFound
 from nichandle.history import repository
 from nichandle.history.models import ContactVersion, DomainRoleChange
@@ -35,6 +38,42 @@ def record_contact_change(
     )
     session.add(version)
     return version
+
+
+class ContactChange(NamedTuple):
+    """One contact's version, for record_contact_changes."""
+
+    contact_id: int
+    handle: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+async def record_contact_changes(
+    session: AsyncSession, actor: Actor, *, action: str, changes: Sequence[ContactChange]
+) -> None:
+    """record_contact_change for many contacts at once, in a single multi-row insert
+    (bulk imports write thousands of versions per batch)."""
+    if not changes:
+        return
+    now = utcnow()
+    await session.execute(
+        insert(ContactVersion),
+        [
+            {
+                "account_id": actor.account_id,
+                "contact_id": change.contact_id,
+                "handle": change.handle,
+                "action": action,
+                "actor_token_id": actor.token_id,
+                "dialect": actor.dialect,
+                "created_at": now,
+                "before": change.before,
+                "after": change.after,
+            }
+            for change in changes
+        ],
+    )
 
 
 async def contact_history(

@@ -1,5 +1,198 @@
-"""DNSimple API v2 (/v2): placeholder until the dialect lands."""
+"""DNSimple API v2 (/v2): whoami, accounts, contacts and domains, so the official client works.
 
-from fastapi import APIRouter
+Contacts are named by integer id under ``/v2/{account}/``; the account must be one the token may
+act for. Path ids are taken as text and looked up by the services, so ids that can't exist are
+404s like any unknown one, never a 400 or a database error.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from nichandle.accounts import service as accounts
+from nichandle.accounts.service import Actor
+from nichandle.contacts import service as contacts
+from nichandle.db.session import unit_of_work
+from nichandle.dialects.deps import (
+    READ_METHODS,
+    SessionDep,
+    authenticate_request,
+    bearer_secret,
+    get_database,
+    get_settings,
+)
+from nichandle.dialects.dnsimple.schemas import (
+    CONTACT_SORT_FIELDS,
+    AccountRead,
+    AccountsEnvelope,
+    ContactCreate,
+    ContactEnvelope,
+    ContactPage,
+    ContactRead,
+    ContactUpdate,
+    DomainEnvelope,
+    DomainPage,
+    DomainRead,
+    Pagination,
+    UserRead,
+    Whoami,
+    WhoamiEnvelope,
+)
+from nichandle.domains import service as domains
+from nichandle.paging import page_request
+
+DIALECT = "dnsimple"
+DEFAULT_PER_PAGE = 30
+
+Authorization = Annotated[str | None, Header()]
+# Bounded so the offset it becomes always fits the databases' 64-bit integers.
+PageNumber = Annotated[int, Query(le=2**31 - 1)]
+
+
+async def dnsimple_actor(
+    request: Request, session: SessionDep, account: str, authorization: Authorization = None
+) -> Actor:
+    """Bearer token; the account in the path must be one the token may act for, else 404."""
+    auth = await authenticate_request(request, session, bearer_secret(authorization), team=account)
+    return Actor(account_id=auth.account.id, token_id=auth.token.id, dialect=DIALECT)
+
+
+async def dnsimple_identity(
+    request: Request, session: SessionDep, authorization: Authorization = None
+) -> accounts.Identity:
+    """Bearer token, before any account is chosen (whoami, accounts)."""
+    settings = get_settings(request)
+    identity = await accounts.identify(
+        session,
+        bearer_secret(authorization),
+        touch_after=timedelta(seconds=settings.token_last_used_resolution_seconds),
+    )
+    if identity.needs_touch:
+        # As authenticate_request does: reads stay on the reader, the touch gets a writer.
+        if request.method in READ_METHODS:
+            async with unit_of_work(get_database(request)) as writer:
+                await accounts.record_token_use(writer, identity.token.id)
+        else:
+            await accounts.record_token_use(session, identity.token.id)
+    return identity
+
+
+ActorDep = Annotated[Actor, Depends(dnsimple_actor)]
+IdentityDep = Annotated[accounts.Identity, Depends(dnsimple_identity)]
 
 router = APIRouter(prefix="/v2", tags=["dnsimple"])
+
+
+@router.get("/whoami", response_model=WhoamiEnvelope)
+async def whoami(session: SessionDep, identity: IdentityDep) -> WhoamiEnvelope:
+    """The token's account (account tokens) or user (personal tokens)."""
+    if identity.user is not None:
+        return WhoamiEnvelope(data=Whoami(user=UserRead.of(identity.user), account=None))
+    account = identity.accounts[0]
+    emails = await accounts.account_emails(session, [account])
+    return WhoamiEnvelope(
+        data=Whoami(user=None, account=AccountRead.of(account, emails[account.id]))
+    )
+
+
+@router.get("/accounts", response_model=AccountsEnvelope)
+async def list_accounts(session: SessionDep, identity: IdentityDep) -> AccountsEnvelope:
+    """The accounts the token may act for."""
+    emails = await accounts.account_emails(session, identity.accounts)
+    return AccountsEnvelope(data=[AccountRead.of(a, emails[a.id]) for a in identity.accounts])
+
+
+@router.get("/{account}/contacts", response_model=ContactPage)
+async def list_contacts(
+    session: SessionDep,
+    actor: ActorDep,
+    sort: str | None = None,
+    page: PageNumber = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> ContactPage:
+    """List the account's contacts (sort: id, label, email with :asc/:desc; default id)."""
+    result = await contacts.list_contacts(
+        session,
+        actor.account_id,
+        page_request(page, per_page),
+        sort=contacts.parse_sort(sort, allowed=CONTACT_SORT_FIELDS),
+    )
+    data = [ContactRead.of(c) for c in result.items]
+    return ContactPage(data=data, pagination=Pagination.of(result))
+
+
+@router.post(
+    "/{account}/contacts", response_model=ContactEnvelope, status_code=status.HTTP_201_CREATED
+)
+async def create_contact(
+    body: ContactCreate, session: SessionDep, actor: ActorDep
+) -> ContactEnvelope:
+    """Create a contact; DNSimple never deduplicates."""
+    outcome = await contacts.create_contact(
+        session, actor, body.core_values(), allow_duplicate=True, require=body.required_fields()
+    )
+    return ContactEnvelope(data=ContactRead.of(outcome.contact))
+
+
+@router.get("/{account}/contacts/{contact}", response_model=ContactEnvelope)
+async def get_contact(contact: str, session: SessionDep, actor: ActorDep) -> ContactEnvelope:
+    """Retrieve a contact by id."""
+    found = await contacts.get_contact_by_id_text(session, actor.account_id, contact)
+    return ContactEnvelope(data=ContactRead.of(found))
+
+
+@router.patch("/{account}/contacts/{contact}", response_model=ContactEnvelope)
+async def update_contact(
+    contact: str, body: ContactUpdate, session: SessionDep, actor: ActorDep
+) -> ContactEnvelope:
+    """Update the fields sent; names and country may change too."""
+    updated = await contacts.update_contact_by_id(
+        session,
+        actor,
+        contact,
+        body.core_values(),
+        allow_identity_change=True,
+        require=body.required_fields(),
+    )
+    return ContactEnvelope(data=ContactRead.of(updated))
+
+
+@router.delete("/{account}/contacts/{contact}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_contact(contact: str, session: SessionDep, actor: ActorDep) -> Response:
+    """Delete a contact nothing uses (not the account's default or last contact)."""
+    await contacts.delete_contact_by_id(session, actor, contact)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{account}/domains", response_model=DomainPage)
+async def list_domains(
+    session: SessionDep,
+    actor: ActorDep,
+    name_like: str | None = None,
+    registrant_id: int | None = None,
+    sort: str | None = None,
+    page: PageNumber = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> DomainPage:
+    """List the account's domains (registrant_id counts the default contact; default by name)."""
+    result = await domains.list_domains_by_registrant_id(
+        session,
+        actor.account_id,
+        page_request(page, per_page),
+        query=name_like,
+        registrant_id=registrant_id,
+        sort=domains.parse_sort(sort) or [("name", False)],
+    )
+    return DomainPage(
+        data=[DomainRead.of(v) for v in result.items], pagination=Pagination.of(result)
+    )
+
+
+@router.get("/{account}/domains/{domain}", response_model=DomainEnvelope)
+async def get_domain(domain: str, session: SessionDep, actor: ActorDep) -> DomainEnvelope:
+    """Retrieve a domain by name or id."""
+    view = await domains.get_domain_by_name_or_id(session, actor.account_id, domain)
+    return DomainEnvelope(data=DomainRead.of(view))

@@ -1,5 +1,129 @@
-"""name.com Core API v1 (/core/v1): placeholder until the dialect lands."""
+"""name.com Core API v1 (/core/v1): domains and the contacts embedded in their roles."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+
+from nichandle.accounts.service import Actor
+from nichandle.dialects.deps import SessionDep, authenticate_basic_request, basic_credentials
+from nichandle.dialects.namecom.errors import UNSUPPORTED_MEDIA_TYPE
+from nichandle.dialects.namecom.schemas import (
+    REQUIRED_CORE_FIELDS,
+    CreateDomainRequest,
+    CreateDomainResponse,
+    DomainList,
+    DomainOut,
+    SetContactsRequest,
+    UpdateDomainRequest,
+)
+from nichandle.domains import service as domains
+from nichandle.paging import page_request
+
+DIALECT = "namecom"
+MAX_PER_PAGE = 1000
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def namecom_actor(
+    request: Request,
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_team: Annotated[str | None, Header()] = None,
+) -> Actor:
+    """HTTP Basic ``username:token``: the account's slug (or, with a personal token, the user's
+    email; X-Team picks among several teams) and one of its tokens."""
+    credentials = basic_credentials(authorization)
+    auth = await authenticate_basic_request(request, session, credentials, team=x_team)
+    return Actor(account_id=auth.account.id, token_id=auth.token.id, dialect=DIALECT)
+
+
+def json_body(model: type[Body]) -> Callable[[Request], Awaitable[Body]]:
+    """The body as ``model``, parsed by hand: 415 unless it is declared JSON, and malformed JSON
+    or wrong types are name.com's 400, whatever FastAPI would have said."""
+
+    async def parse(request: Request) -> Body:
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise HTTPException(status_code=415, detail=UNSUPPORTED_MEDIA_TYPE)
+        try:
+            return model.model_validate_json(await request.body())
+        except ValidationError as exc:
+            errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+            raise RequestValidationError(errors) from exc
+
+    return parse
+
+
+ActorDep = Annotated[Actor, Depends(namecom_actor)]
+# Bounded so the offset it becomes always fits the databases' 64-bit integers.
+PageNumber = Annotated[int, Query(le=2**31 - 1)]
 
 router = APIRouter(prefix="/core/v1", tags=["namecom"])
+
+
+@router.get("/domains", response_model=DomainList, response_model_exclude_unset=True)
+async def list_domains(
+    session: SessionDep, actor: ActorDep, perPage: int = MAX_PER_PAGE, page: PageNumber = 1
+) -> DomainList:
+    """ListDomains: the account's domains with their role contacts, 1000 a page by default."""
+    request = page_request(page, perPage, max_per_page=MAX_PER_PAGE)
+    result = await domains.list_domains(session, actor.account_id, request)
+    return DomainList.of(result)
+
+
+@router.post("/domains", response_model=CreateDomainResponse)
+async def create_domain(
+    session: SessionDep,
+    actor: ActorDep,
+    body: Annotated[CreateDomainRequest, Depends(json_body(CreateDomainRequest))],
+) -> CreateDomainResponse:
+    """CreateDomain: roles not given use the account's default contact."""
+    view = await domains.add_domain_with_details(
+        session,
+        actor,
+        body.domain.domainName,
+        contacts_by_role=body.core_roles(),
+        settings=body.settings(),
+        years=body.years,
+        require=REQUIRED_CORE_FIELDS,
+    )
+    return CreateDomainResponse.of(view)
+
+
+@router.get("/domains/{domainName}", response_model=DomainOut)
+async def get_domain(domainName: str, session: SessionDep, actor: ActorDep) -> DomainOut:
+    """GetDomain: the domain with the contact of each role."""
+    return DomainOut.of(await domains.get_domain(session, actor.account_id, domainName))
+
+
+@router.patch("/domains/{domainName}", response_model=DomainOut)
+async def update_domain(
+    domainName: str,
+    session: SessionDep,
+    actor: ActorDep,
+    body: Annotated[UpdateDomainRequest, Depends(json_body(UpdateDomainRequest))],
+) -> DomainOut:
+    """UpdateDomain: autorenew, WHOIS privacy and transfer lock."""
+    view = await domains.update_domain(session, actor, domainName, body.changes())
+    return DomainOut.of(view)
+
+
+@router.post("/domains/{domainName}:setContacts", response_model=DomainOut)
+async def set_contacts(
+    domainName: str,
+    session: SessionDep,
+    actor: ActorDep,
+    body: Annotated[SetContactsRequest, Depends(json_body(SetContactsRequest))],
+) -> DomainOut:
+    """SetContacts: all four roles at once, as whole contacts; identical ones are reused."""
+    view = await domains.set_domain_contacts(
+        session, actor, domainName, body.core_roles(), require=REQUIRED_CORE_FIELDS
+    )
+    return DomainOut.of(view)
