@@ -6,10 +6,14 @@ import asyncio
 import io
 import itertools
 import json
+import multiprocessing
 import os
+import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -365,9 +369,41 @@ def _import_progress() -> Progress:
     )
 
 
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group: the command itself decides what it means.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _checker() -> ProcessPoolExecutor:
+    """A worker process that validates the next batch while this one writes the current (the
+    validators are pure Python, so a thread would not run beside the writes)."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_ignore_interrupts)
+    pool.submit(int).result()  # started now, while this process has no other threads to copy
+    return pool
+
+
+async def _checked(
+    pool: ProcessPoolExecutor, batches: Iterator[list[bulk.ImportRow]]
+) -> AsyncIterator[tuple[list[bulk.ImportRow], list[bulk.CheckedRow]]]:
+    """Each batch with its rows checked, the next one checked while the caller writes."""
+    loop = asyncio.get_running_loop()
+    ahead: deque[tuple[list[bulk.ImportRow], asyncio.Future[list[bulk.CheckedRow]]]] = deque()
+    for batch in batches:
+        ahead.append((batch, loop.run_in_executor(pool, bulk.check_rows, batch)))
+        if len(ahead) > 1:
+            done, checked = ahead.popleft()
+            yield done, await checked
+    while ahead:
+        done, checked = ahead.popleft()
+        yield done, await checked
+
+
 async def _import_file(
     run: _ImportRun,
     *,
+    pool: ProcessPoolExecutor,
     source: IO[bytes],
     size: int,
     file_format: FileFormat,
@@ -385,8 +421,7 @@ async def _import_file(
         with _import_progress() as progress:
             task = progress.add_task("import", total=size, rows=0, rate=0.0)
             rows = contact_files.read_rows(source, file_format, lambda n: progress.advance(task, n))
-            for batch in _batches(rows, batch_size):
-                checked = bulk.check_rows(batch)
+            async for batch, checked in _checked(pool, _batches(rows, batch_size)):
                 try:
                     async with unit_of_work(db) as session:
                         outcome = await importer.import_batch(session, checked)
@@ -439,12 +474,14 @@ def contacts_import(
     code = 0
     try:
         with (
+            _checker() as pool,
             file.open("rb") as source,
             rejects_path.open("w", encoding="utf-8", newline="") as rejects_stream,
         ):
             _run(
                 lambda: _import_file(
                     run,
+                    pool=pool,
                     source=source,
                     size=os.fstat(source.fileno()).st_size,
                     file_format=chosen,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -80,8 +81,11 @@ def _lines(stream: IO[bytes], on_bytes: Callable[[int], None]) -> Iterator[str]:
         yield line
 
 
+_UNDECODED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes not UTF-8
+
+
 def _not_utf8(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+    return _UNDECODED.search(value) is not None
 
 
 def _read_csv(lines: Iterator[str]) -> Iterator[ImportRow]:

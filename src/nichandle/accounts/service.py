@@ -201,15 +201,24 @@ async def authenticate(
     touch_after: timedelta = timedelta(seconds=60),
 ) -> Authentication:
     """Resolves a bearer secret (and, for personal tokens, the team asked for) to an account."""
+    token = await _live_token(session, secret)
+    account = await _account_for(session, token, team)
+    return Authentication(token=token, account=account, needs_touch=_stale(token, touch_after))
+
+
+async def _live_token(session: AsyncSession, secret: str | None) -> ApiToken:
+    """The token a bearer secret names, unless unknown or revoked."""
     if not secret:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token>")
     token = await repository.token_by_hash(session, tokens.hash_secret(secret))
     if token is None or token.revoked_at is not None:
         raise Unauthorized("Authentication failed: the token is unknown or revoked")
-    account = await _account_for(session, token, team)
-    now = utcnow()
-    stale = token.last_used_at is None or now - token.last_used_at >= touch_after
-    return Authentication(token=token, account=account, needs_touch=stale)
+    return token
+
+
+def _stale(token: ApiToken, touch_after: timedelta) -> bool:
+    """Whether last_used_at is old enough to be written again (throttled: reads stay reads)."""
+    return token.last_used_at is None or utcnow() - token.last_used_at >= touch_after
 
 
 async def _account_for(session: AsyncSession, token: ApiToken, team: str | None) -> Account:
@@ -293,18 +302,13 @@ async def identify(
     session: AsyncSession, secret: str | None, *, touch_after: timedelta = timedelta(seconds=60)
 ) -> Identity:
     """Resolves a bearer secret to its token, user and accounts, without choosing an account."""
-    if not secret:
-        raise Unauthorized("Authentication required: send Authorization: Bearer <token>")
-    token = await repository.token_by_hash(session, tokens.hash_secret(secret))
-    if token is None or token.revoked_at is not None:
-        raise Unauthorized("Authentication failed: the token is unknown or revoked")
+    token = await _live_token(session, secret)
     user = await repository.user_by_id(session, token.user_id) if token.user_id else None
-    stale = token.last_used_at is None or utcnow() - token.last_used_at >= touch_after
     return Identity(
         token=token,
         user=user,
         accounts=await accounts_for_token(session, token),
-        needs_touch=stale,
+        needs_touch=_stale(token, touch_after),
     )
 
 

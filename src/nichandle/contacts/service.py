@@ -23,7 +23,7 @@ from nichandle.contacts.validation import (
     normalize_contact,
     normalize_extension_data,
 )
-from nichandle.db.base import utcnow
+from nichandle.db.base import parse_id, utcnow
 from nichandle.db.session import violated_constraint
 from nichandle.domains import repository as domains_repository
 from nichandle.domains.models import ROLES
@@ -247,27 +247,6 @@ async def get_contact(session: AsyncSession, account_id: int, handle: str) -> Co
     return contact
 
 
-async def get_contact_by_id(session: AsyncSession, account_id: int, contact_id: int) -> Contact:
-    contact = await repository.by_id(session, account_id, contact_id)
-    if contact is None:
-        raise not_found(contact_id)
-    return contact
-
-
-# Ids are INTEGER columns (32-bit on PostgreSQL): larger ones can name no contact, and must
-# not reach SQL, where they are an error rather than no row.
-MAX_ID = 2**31 - 1
-
-
-def parse_id(value: int | str) -> int | None:
-    """A contact id as a URL or filter gives it, or None when it can name no contact."""
-    text = str(value)
-    if not text.isascii() or not text.isdigit():
-        return None
-    number = int(text)
-    return number if 1 <= number <= MAX_ID else None
-
-
 async def find_contact_by_id(
     session: AsyncSession, account_id: int, contact_id: int | str
 ) -> Contact | None:
@@ -276,10 +255,10 @@ async def find_contact_by_id(
     return await repository.by_id(session, account_id, number) if number is not None else None
 
 
-async def get_contact_by_id_text(
+async def get_contact_by_id(
     session: AsyncSession, account_id: int, contact_id: int | str
 ) -> Contact:
-    """Like get_contact_by_id for an id as the wire gives it: anything else is not found."""
+    """A contact by id as the wire gives it; anything that names no contact is not found."""
     contact = await find_contact_by_id(session, account_id, contact_id)
     if contact is None:
         raise not_found(contact_id)
@@ -477,7 +456,7 @@ async def update_contact_by_id(
     require: Sequence[str] = (),
 ) -> Contact:
     """update_contact for a contact named by id (dialects that identify contacts by id)."""
-    contact = await get_contact_by_id_text(session, actor.account_id, contact_id)
+    contact = await get_contact_by_id(session, actor.account_id, contact_id)
     return await update_loaded_contact(
         session,
         actor,
@@ -496,7 +475,7 @@ async def delete_contact(session: AsyncSession, actor: Actor, handle: str) -> No
 
 async def delete_contact_by_id(session: AsyncSession, actor: Actor, contact_id: int | str) -> None:
     """delete_contact for a contact named by id."""
-    contact = await get_contact_by_id_text(session, actor.account_id, contact_id)
+    contact = await get_contact_by_id(session, actor.account_id, contact_id)
     await delete_loaded_contact(session, actor, contact)
 
 

@@ -46,6 +46,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return moment.astimezone(UTC)
 
 
+# Ids are INTEGER columns (32-bit on PostgreSQL): larger ones can name no row, and must not
+# reach SQL, where they are an error rather than no row.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: int | str) -> int | None:
+    """An id as a URL or filter gives it, or None when it can name no row."""
+    text = str(value)
+    if not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -53,8 +53,17 @@ async def authenticate_request(
     auth = await accounts.authenticate(
         session, secret, team=team, touch_after=_touch_after(request)
     )
-    await keep_last_used(request, session, auth)
+    await keep_last_used(request, session, auth.token.id, needs_touch=auth.needs_touch)
     return auth
+
+
+async def identify_request(
+    request: Request, session: AsyncSession, secret: str | None
+) -> accounts.Identity:
+    """Authenticates without choosing an account (who am I, which accounts may I use)."""
+    identity = await accounts.identify(session, secret, touch_after=_touch_after(request))
+    await keep_last_used(request, session, identity.token.id, needs_touch=identity.needs_touch)
+    return identity
 
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
@@ -84,7 +93,7 @@ async def authenticate_basic_request(
     auth = await accounts.authenticate_basic(
         session, username, secret, team=team, touch_after=_touch_after(request)
     )
-    await keep_last_used(request, session, auth)
+    await keep_last_used(request, session, auth.token.id, needs_touch=auth.needs_touch)
     return auth
 
 
@@ -93,13 +102,14 @@ def _touch_after(request: Request) -> timedelta:
 
 
 async def keep_last_used(
-    request: Request, session: AsyncSession, auth: accounts.Authentication
+    request: Request, session: AsyncSession, token_id: int, *, needs_touch: bool
 ) -> None:
     """Writes the token's last_used_at when stale; reads write it in a unit of work of their own,
     so they stay on the reader."""
-    if auth.needs_touch:
-        if request.method in READ_METHODS:
-            async with unit_of_work(get_database(request)) as writer:
-                await accounts.record_token_use(writer, auth.token.id)
-        else:
-            await accounts.record_token_use(session, auth.token.id)
+    if not needs_touch:
+        return
+    if request.method in READ_METHODS:
+        async with unit_of_work(get_database(request)) as writer:
+            await accounts.record_token_use(writer, token_id)
+    else:
+        await accounts.record_token_use(session, token_id)

@@ -27,5 +27,7 @@ def install_error_handlers(
                 return render(exc)
         return fallback(exc)
 
-    for kind in (NichandleError, RequestValidationError, HTTPException):
+    # Exception: unexpected failures too answer in the dialect's JSON envelope (clients parse
+    # every error body); Starlette still logs and re-raises them after the response.
+    for kind in (NichandleError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(kind, handle)

@@ -18,7 +18,7 @@ from nichandle.contacts.addresses import compose_address1
 from nichandle.contacts.dedup import IDENTITY_FIELDS, fingerprint
 from nichandle.contacts.models import Contact
 from nichandle.contacts.validation import TEXT_FIELDS, clean_text, normalize_contact
-from nichandle.db.base import utcnow
+from nichandle.db.base import parse_id, utcnow
 from nichandle.domains import names, repository
 from nichandle.domains.models import ROLES, Certificate, Domain, DomainContact
 from nichandle.domains.repository import DomainFilter
@@ -267,22 +267,13 @@ async def get_domain(session: AsyncSession, account_id: int, name: str) -> Domai
     return await resolve(session, await get_domain_model(session, account_id, name))
 
 
-async def get_domain_by_id(session: AsyncSession, account_id: int, domain_id: int) -> DomainView:
-    domain = await repository.by_id(session, account_id, domain_id)
-    if domain is None:
-        raise domain_not_found(str(domain_id))
-    return await resolve(session, domain)
-
-
 async def get_domain_by_name_or_id(
     session: AsyncSession, account_id: int, name_or_id: str
 ) -> DomainView:
     """A domain named by its name or, all digits, by its id (no domain name is all digits)."""
     if name_or_id.isascii() and name_or_id.isdigit():
-        domain_id = int(name_or_id)
-        domain = None
-        if 1 <= domain_id <= contacts.MAX_ID:
-            domain = await repository.by_id(session, account_id, domain_id)
+        domain_id = parse_id(name_or_id)
+        domain = await repository.by_id(session, account_id, domain_id) if domain_id else None
         if domain is None:
             raise domain_not_found(name_or_id)
         return await resolve(session, domain)
@@ -613,7 +604,10 @@ async def add_certificate(
 async def get_certificate(
     session: AsyncSession, account_id: int, certificate_id: int
 ) -> Certificate:
-    certificate = await repository.certificate_by_id(session, account_id, certificate_id)
+    number = parse_id(certificate_id)
+    certificate = (
+        await repository.certificate_by_id(session, account_id, number) if number else None
+    )
     if certificate is None:
         raise NotFound(f"Certificate `{certificate_id}` not found", code="certificate_not_found")
     return certificate

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.service import Actor
@@ -57,8 +57,9 @@ async def record_contact_changes(
     if not changes:
         return
     now = utcnow()
+    # The table, not the ORM entity: plain rows skip the ORM's per-row bookkeeping.
     await session.execute(
-        insert(ContactVersion),
+        insert(cast(Table, ContactVersion.__table__)),
         [
             {
                 "account_id": actor.account_id,

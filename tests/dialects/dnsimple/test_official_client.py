@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI
-from tests.dialects.dnsimple.helpers import REPO
 from tests.dialects.dnsimple.live import LIVE_RATE_LIMIT, Tenant, live_server, make_tenant
 from tests.fresh_database import BACKENDS
+from tests.reference import REPO
 from tests.test_live_server import LiveServer
 
 SCRIPT = Path(__file__).with_name("client_script.py")

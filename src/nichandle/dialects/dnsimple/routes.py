@@ -7,7 +7,6 @@ act for. Path ids are taken as text and looked up by the services, so ids that c
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -15,14 +14,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from nichandle.accounts import service as accounts
 from nichandle.accounts.service import Actor
 from nichandle.contacts import service as contacts
-from nichandle.db.session import unit_of_work
 from nichandle.dialects.deps import (
-    READ_METHODS,
     SessionDep,
     authenticate_request,
     bearer_secret,
-    get_database,
-    get_settings,
+    identify_request,
 )
 from nichandle.dialects.dnsimple.schemas import (
     CONTACT_SORT_FIELDS,
@@ -64,20 +60,7 @@ async def dnsimple_identity(
     request: Request, session: SessionDep, authorization: Authorization = None
 ) -> accounts.Identity:
     """Bearer token, before any account is chosen (whoami, accounts)."""
-    settings = get_settings(request)
-    identity = await accounts.identify(
-        session,
-        bearer_secret(authorization),
-        touch_after=timedelta(seconds=settings.token_last_used_resolution_seconds),
-    )
-    if identity.needs_touch:
-        # As authenticate_request does: reads stay on the reader, the touch gets a writer.
-        if request.method in READ_METHODS:
-            async with unit_of_work(get_database(request)) as writer:
-                await accounts.record_token_use(writer, identity.token.id)
-        else:
-            await accounts.record_token_use(session, identity.token.id)
-    return identity
+    return await identify_request(request, session, bearer_secret(authorization))
 
 
 ActorDep = Annotated[Actor, Depends(dnsimple_actor)]
@@ -140,7 +123,7 @@ async def create_contact(
 @router.get("/{account}/contacts/{contact}", response_model=ContactEnvelope)
 async def get_contact(contact: str, session: SessionDep, actor: ActorDep) -> ContactEnvelope:
     """Retrieve a contact by id."""
-    found = await contacts.get_contact_by_id_text(session, actor.account_id, contact)
+    found = await contacts.get_contact_by_id(session, actor.account_id, contact)
     return ContactEnvelope(data=ContactRead.of(found))
 
 

@@ -33,6 +33,7 @@ MESSAGES = {
     409: "Conflict",
     413: "Request Entity Too Large",
     415: UNSUPPORTED_MEDIA_TYPE,
+    500: "Internal Server Error",
 }
 STATUS: dict[type[NichandleError], int] = {
     FieldErrors: 400,
@@ -100,4 +101,4 @@ def render(exc: Exception) -> Response:
         if exc.code == "domain_not_found":
             return _json(404, DOMAIN_NOT_FOUND)
         return _json(status, exc.message)
-    raise exc  # pragma: no cover - only registered for the kinds above
+    return _json(500, "The server could not complete the request.")

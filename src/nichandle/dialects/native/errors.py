@@ -56,4 +56,4 @@ def render(exc: Exception) -> Response:
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
             message = getattr(exc, "message", str(exc))
             return JSONResponse({"message": message}, status_code=status, headers=headers)
-    raise exc  # pragma: no cover - only registered for the kinds above
+    return JSONResponse({"message": "Internal server error"}, status_code=500)
