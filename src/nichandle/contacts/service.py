@@ -113,6 +113,19 @@ def _validate(
     return values, merged_metadata, clean_extensions
 
 
+def check_contact(
+    fields: Mapping[str, Any], *, require: Sequence[str] = ()
+) -> dict[str, str | None]:
+    """A contact's details validated and normalised, nothing written; every problem at once."""
+    values, _metadata, _extensions = _validate(
+        {field: fields.get(field) for field in TEXT_FIELDS},
+        metadata=None,
+        extension_data=None,
+        require=require,
+    )
+    return values
+
+
 def _apply_values(contact: Contact, values: Mapping[str, str | None]) -> None:
     for field, value in values.items():
         setattr(contact, field, value)

@@ -17,7 +17,6 @@ from nichandle.contacts import service as contacts
 from nichandle.contacts.addresses import compose_address1
 from nichandle.contacts.dedup import IDENTITY_FIELDS, fingerprint
 from nichandle.contacts.models import Contact
-from nichandle.contacts.validation import TEXT_FIELDS, clean_text, normalize_contact
 from nichandle.db.base import parse_id, utcnow
 from nichandle.domains import names, repository
 from nichandle.domains.models import ROLES, Certificate, Domain, DomainContact
@@ -412,17 +411,10 @@ def _check_details(
             if every_role:
                 problems[role] = [Problem("blank", "is required")]
             continue
-        found: dict[str, list[Problem]] = {}
         try:
-            normalised[role] = normalize_contact({name: details.get(name) for name in TEXT_FIELDS})
+            normalised[role] = contacts.check_contact(details, require=require)
         except FieldErrors as exc:
-            found.update(exc.problems)
-        for name in require:
-            if name not in found and not clean_text(details.get(name) or ""):
-                found[name] = [Problem("blank", "can't be blank")]
-        if found:
-            normalised.pop(role, None)
-            problems.update({f"{role}.{key}": value for key, value in found.items()})
+            problems.update({f"{role}.{key}": value for key, value in exc.problems.items()})
     return normalised, problems
 
 
