@@ -234,3 +234,16 @@ async def racing_defaults_leave_one_default(http: httpx.AsyncClient) -> None:
     first = (await http.get("/api/v1/contacts", params={"sort": "-is_default"})).json()["data"]
     assert first[0]["handle"] == defaults[0]
     assert not any(c["is_default"] for c in first[1:])
+
+
+async def test_a_fresh_database_gets_a_first_team_and_a_working_token(
+    live_server: LiveServer,
+) -> None:
+    lines = live_server.stdout.read_text().splitlines()
+    intro = next(i for i, line in enumerate(lines) if line.startswith("Fresh database:"))
+    token = lines[intro + 1]
+    assert token.startswith("nh_")
+    async with client_for(live_server, token) as http:
+        response = await http.get("/api/v1/contacts")
+    assert response.status_code == 200
+    assert response.json()["meta"]["total"] == 0

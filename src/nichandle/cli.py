@@ -145,13 +145,13 @@ def db_downgrade(revision: str) -> None:
     asyncio.run(run())
 
 
-async def _bootstrap(session: AsyncSession) -> str | None:
+async def _bootstrap(session: AsyncSession) -> tuple[str, str] | None:
     """On an empty database: a first account and a token, so a new user can call the API."""
     if await accounts.any_account(session):
         return None
     account = await accounts.create_account(session, "My team")
     _token, secret = await accounts.create_token(session, account=account, name="first token")
-    return f"account '{account.slug}' (id {account.id}), API token: {secret}"
+    return f"'{account.slug}' (id {account.id})", secret
 
 
 @app.command()
@@ -165,11 +165,15 @@ def serve(
     _upgrade()
     first = _in_transaction(_bootstrap)
     if first:
-        console.print(f"[bold green]Fresh database:[/bold green] created {first}")
-        console.print(
-            "Try: curl -H 'Authorization: Bearer <token>' "
-            f"http://{host or settings.host}:{port or settings.port}/api/v1/contacts"
-        )
+        team, secret = first
+        base = f"http://{host or settings.host}:{port or settings.port}"
+        # One line each, never wrapped: the token is shown once and must copy cleanly.
+        for line in (
+            f"Fresh database: created the team {team} and its first API token (shown once):",
+            secret,
+            f"Try: curl -H 'Authorization: Bearer {secret}' {base}/api/v1/contacts",
+        ):
+            print(line, flush=True)  # noqa: T201 - plain text for people and scripts
     uvicorn.run(
         "nichandle.app:app_from_environment",
         factory=True,
