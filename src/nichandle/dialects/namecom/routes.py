@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
@@ -62,15 +62,13 @@ def json_body(model: type[Body]) -> Callable[[Request], Awaitable[Body]]:
 
 
 ActorDep = Annotated[Actor, Depends(namecom_actor)]
-# Bounded so the offset it becomes always fits the databases' 64-bit integers.
-PageNumber = Annotated[int, Query(le=2**31 - 1)]
 
 router = APIRouter(prefix="/core/v1", tags=["namecom"])
 
 
 @router.get("/domains", response_model=DomainList, response_model_exclude_unset=True)
 async def list_domains(
-    session: SessionDep, actor: ActorDep, perPage: int = MAX_PER_PAGE, page: PageNumber = 1
+    session: SessionDep, actor: ActorDep, perPage: int = MAX_PER_PAGE, page: int = 1
 ) -> DomainList:
     """ListDomains: the account's domains with their role contacts, 1000 a page by default."""
     request = page_request(page, perPage, max_per_page=MAX_PER_PAGE)
