@@ -69,5 +69,11 @@ pytest: install-dev dnsimple-client
 
 test: lint typecheck pytest
 
+# The benchmark, not part of `make test`: PostgreSQL (127.0.0.1:5432) and SQLite, 10k and 100k
+# contacts, about 15 minutes; results in bench/results/. BENCH_ARGS="--full" adds 1M contacts,
+# BENCH_ARGS="--backend sqlite" needs no server. See bench/README.md.
+bench: install-dev
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) $(DNSIMPLE_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from nichandle.accounts.service import Actor
 from nichandle.contacts import bulk, repository
@@ -48,7 +49,7 @@ async def contacts_of(db: Database, account_id: int) -> dict[str, Contact]:
             select(Contact)
             .where(Contact.account_id == account_id)
             .order_by(Contact.id)
-            .options(repository._WITH_PARENT)
+            .options(joinedload(Contact.parent))
         )
         return {contact.handle: contact for contact in found}
 
@@ -169,7 +170,7 @@ async def test_imported_contacts_are_stored_and_recorded_exactly_like_a_single_c
     await run_import(db, team.id, rows(fields))
 
     (imported,) = (await contacts_of(db, team.id)).values()
-    columns = [c.key for c in Contact.__mapper__.column_attrs]
+    columns = [c.key for c in Contact.__mapper__.column_attrs if not c.deferred]
     differ = {"id", "account_id", "handle", "created_at", "updated_at"}
     for column in columns:
         if column not in differ:

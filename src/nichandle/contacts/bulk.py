@@ -65,8 +65,10 @@ _RACES = frozenset(
     }
 )
 _RACE_ATTEMPTS = 3
-# The planner's statistics are refreshed after this many contacts, then whenever they doubled.
+# The planner's statistics are refreshed after this many contacts, then whenever they grew
+# tenfold (PostgreSQL scales what it knows by the table's size in between).
 STATISTICS_AFTER = 1000
+STATISTICS_GROWTH = 10
 
 Status = Literal["created", "reused", "rejected"]
 
@@ -231,7 +233,7 @@ class ContactImport:
     async def import_batch(self, session: AsyncSession, rows: Sequence[CheckedRow]) -> BatchOutcome:
         """Creates the batch's new contacts with their history and events; reuses identical
         ones; rejects the rest. All of it or nothing: it runs in the caller's transaction."""
-        if self.created >= max(STATISTICS_AFTER, 2 * self._analyzed_at):
+        if self.created >= max(STATISTICS_AFTER, STATISTICS_GROWTH * self._analyzed_at):
             # Lookups stay index lookups as the account grows (see refresh_statistics).
             await repository.refresh_statistics(session)
             self._analyzed_at = self.created

@@ -5,10 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    Computed,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
+
+# What `query` searches: six fields, lower-cased, one per line. Validation refuses control
+# characters in every field, so no field holds a newline and "contains" over this text is
+# "contains" in one of the fields. Plain SQL that both databases evaluate alike.
+SEARCH_TEXT_SQL = (
+    "lower(first_name || '\n' || last_name || '\n' || coalesce(company_name, '') || '\n' "
+    "|| email_normalized || '\n' || handle || '\n' || address_city)"
+)
+# contact_count keeps each account's total in this many rows (see ContactCount).
+COUNT_SHARDS = 16
 
 
 class Contact(Base):
@@ -24,12 +44,23 @@ class Contact(Base):
         Index("ix_contact_account_id_fingerprint", "account_id", "fingerprint"),
         Index("ix_contact_account_id_email_normalized", "account_id", "email_normalized"),
         Index("ix_contact_account_id_parent_id", "account_id", "parent_id"),
-        # One default contact per account.
+        # Search (`query`): a trigram GIN index on PostgreSQL (pg_trgm, with btree_gin for
+        # account_id), so "contains" reads the needle's trigram posting lists within the
+        # account; a B-tree on SQLite, scanned instead of the rows (migration 0003).
+        Index(
+            "ix_contact_account_id_search_text",
+            "account_id",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+        # One default contact per account. Each WHERE as its database renders `is_default`
+        # in queries, so they can use the index (migration 0003).
         Index(
             "uq_contact_default",
             "account_id",
             unique=True,
-            sqlite_where=text("is_default"),
+            sqlite_where=text("is_default = 1"),
             postgresql_where=text("is_default"),
         ),
     )
@@ -67,5 +98,27 @@ class Contact(Base):
     dedup_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Computed by the database (stored on PostgreSQL, virtual on SQLite); never loaded.
+    search_text: Mapped[str | None] = mapped_column(
+        Text, Computed(SEARCH_TEXT_SQL), deferred=True, deferred_raiseload=True
+    )
 
     parent: Mapped[Contact | None] = relationship(remote_side=[id], lazy="raise")
+
+
+class ContactCount(Base):
+    """How many contacts an account has, so a page's total is exact without counting rows.
+
+    Kept by triggers on ``contact`` (migration 0003), in the transaction of the insert or delete,
+    whoever writes: services, the bulk import, cascades. The total is the sum of the account's
+    rows; a contact counts in shard ``id % COUNT_SHARDS``, so concurrent creates in one account
+    update different rows instead of queueing on one. Contacts never move between accounts.
+    """
+
+    __tablename__ = "contact_count"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    contacts: Mapped[int] = mapped_column(Integer)

@@ -11,19 +11,22 @@ from sqlalchemy import (
     Select,
     Table,
     UnaryExpression,
+    and_,
     bindparam,
     exists,
+    false,
     func,
     insert,
-    or_,
+    inspect,
     select,
     text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from nichandle.contacts.models import Contact
+from nichandle.contacts.models import Contact, ContactCount
 from nichandle.paging import PageRequest
 
 SORT_COLUMNS = {
@@ -36,14 +39,8 @@ SORT_COLUMNS = {
     # Unset labels are NULL; sorted as "" so both databases put them first ascending.
     "label": func.coalesce(Contact.label, ""),
 }
-SEARCH_COLUMNS = (
-    Contact.first_name,
-    Contact.last_name,
-    Contact.company_name,
-    Contact.email_normalized,
-    Contact.handle,
-    Contact.address_city,
-)
+# `query` searches first and last name, company, email, handle and city: contact.search_text
+# holds them (models.SEARCH_TEXT_SQL).
 
 
 @dataclass(frozen=True)
@@ -53,12 +50,39 @@ class ContactFilter:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-# The parent and its parent: enough to show the parent's handle, or embed the parent whole.
+# What _with_parents loads, as a query option, for code that builds its own query of contacts
+# (a JOIN: fine for a few rows, see _with_parents).
 _WITH_PARENT = joinedload(Contact.parent).joinedload(Contact.parent)
 
 
 def _scoped(account_id: int) -> Select[Contact]:
-    return select(Contact).where(Contact.account_id == account_id).options(_WITH_PARENT)
+    return select(Contact).where(Contact.account_id == account_id)
+
+
+async def _with_parents(
+    session: AsyncSession, account_id: int, query: Select[Contact]
+) -> Sequence[Contact]:
+    """The contacts ``query`` finds, each with its parent and the parent's parent loaded:
+    enough to show the parent's handle, or embed the parent whole.
+
+    Most contacts have no parent. Joining every row to two more copies of the table (what
+    joinedload does) makes each row three contacts wide for the ORM to take apart, a third of
+    a list page's cost; instead the parents are fetched by id, one query per level, only when
+    there are any.
+    """
+    found = (await session.scalars(query)).all()
+    level = [c for c in found if "parent" in inspect(c).unloaded]
+    for _depth in range(2):
+        wanted = {c.parent_id for c in level if c.parent_id is not None}
+        parents: dict[int, Contact] = {}
+        if wanted:
+            rows = await session.scalars(_scoped(account_id).where(Contact.id.in_(wanted)))
+            parents = {parent.id: parent for parent in rows}
+        for contact in level:
+            parent = parents.get(contact.parent_id) if contact.parent_id is not None else None
+            set_committed_value(contact, "parent", parent)
+        level = [p for p in parents.values() if "parent" in inspect(p).unloaded]
+    return found
 
 
 def _storable(text: str) -> bool:
@@ -69,32 +93,34 @@ def _storable(text: str) -> bool:
 async def by_handle(session: AsyncSession, account_id: int, handle: str) -> Contact | None:
     if not _storable(handle):
         return None
-    contact: Contact | None = await session.scalar(
-        _scoped(account_id).where(Contact.handle == handle)
+    found = await _with_parents(
+        session, account_id, _scoped(account_id).where(Contact.handle == handle)
     )
-    return contact
+    return found[0] if found else None
 
 
 async def by_id(session: AsyncSession, account_id: int, contact_id: int) -> Contact | None:
-    contact: Contact | None = await session.scalar(
-        _scoped(account_id).where(Contact.id == contact_id)
+    found = await _with_parents(
+        session, account_id, _scoped(account_id).where(Contact.id == contact_id)
     )
-    return contact
+    return found[0] if found else None
 
 
 async def by_handles(
     session: AsyncSession, account_id: int, handles: Iterable[str]
 ) -> Sequence[Contact]:
     wanted = [handle for handle in handles if _storable(handle)]
-    return (await session.scalars(_scoped(account_id).where(Contact.handle.in_(wanted)))).all()
+    return await _with_parents(
+        session, account_id, _scoped(account_id).where(Contact.handle.in_(wanted))
+    )
 
 
 async def by_fingerprint(
     session: AsyncSession, account_id: int, fingerprint: str
 ) -> Contact | None:
     query = _scoped(account_id).where(Contact.fingerprint == fingerprint).order_by(Contact.id)
-    contact: Contact | None = await session.scalar(query.limit(1))
-    return contact
+    found = await _with_parents(session, account_id, query.limit(1))
+    return found[0] if found else None
 
 
 async def handle_taken(session: AsyncSession, account_id: int, handle: str) -> bool:
@@ -117,13 +143,17 @@ async def clear_default(session: AsyncSession, account_id: int) -> None:
 
 
 async def count(session: AsyncSession, account_id: int) -> int:
-    query = select(func.count()).select_from(Contact).where(Contact.account_id == account_id)
-    return (await session.scalar(query)) or 0
+    """The account's contacts, from the counts the database keeps (ContactCount): exact, and
+    the same cost at 10 contacts as at a million."""
+    query = select(func.coalesce(func.sum(ContactCount.contacts), 0)).where(
+        ContactCount.account_id == account_id
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def children(session: AsyncSession, account_id: int, parent_id: int) -> Sequence[Contact]:
     query = _scoped(account_id).where(Contact.parent_id == parent_id).order_by(Contact.id)
-    return (await session.scalars(query)).all()
+    return await _with_parents(session, account_id, query)
 
 
 async def parent_id_of(session: AsyncSession, account_id: int, contact_id: int) -> int | None:
@@ -136,15 +166,31 @@ async def parent_id_of(session: AsyncSession, account_id: int, contact_id: int) 
 def _conditions(account_id: int, where: ContactFilter, backend: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [Contact.account_id == account_id]
     if where.query:
-        needle = where.query.lower()
-        conditions.append(
-            or_(*(func.lower(col).contains(needle, autoescape=True) for col in SEARCH_COLUMNS))
-        )
+        conditions.append(_search(where.query, backend))
     if where.parent_id is not None:
         conditions.append(Contact.parent_id == where.parent_id)
     for key, value in where.metadata.items():
         conditions.append(_metadata_equals(backend, key, value))
     return conditions
+
+
+def _search(query: str, backend: str) -> ColumnElement[bool]:
+    """Contains ``query``, case-insensitively, in one of the searchable fields: one LIKE over
+    search_text, which the trigram index serves on PostgreSQL."""
+    needle = query.lower()
+    if "\n" in needle:  # no field holds a newline: don't let one match across two fields
+        return false()
+    matches = Contact.search_text.contains(needle, autoescape=True)
+    if backend == "sqlite":
+        # SQLite (3.40) would read every row rather than scan the (account_id, search_text)
+        # index, which holds all the LIKE needs; a range on that column makes it take the index
+        # (19 ms instead of 106 ms at 100k contacts).
+        return and_(matches, Contact.search_text >= "")
+    return matches
+
+
+def _whole_account(where: ContactFilter) -> bool:
+    return not where.query and where.parent_id is None and not where.metadata
 
 
 def _metadata_equals(backend: str, key: str, value: str) -> ColumnElement[bool]:
@@ -165,22 +211,34 @@ async def page(
     sort: Sequence[tuple[str, bool]],
     request: PageRequest,
 ) -> tuple[Sequence[Contact], int]:
-    conditions = _conditions(account_id, where, session.get_bind().dialect.name)
-    total = await session.scalar(select(func.count()).select_from(Contact).where(*conditions))
+    backend = session.get_bind().dialect.name
+    conditions = _conditions(account_id, where, backend)
+    if _whole_account(where):
+        total = await count(session, account_id)
+    else:
+        found = await session.scalar(select(func.count()).select_from(Contact).where(*conditions))
+        total = found or 0
     order: list[UnaryExpression[Any]] = [
         SORT_COLUMNS[name].desc() if desc else SORT_COLUMNS[name].asc() for name, desc in sort
     ]
     if not any(name == "id" for name, _ in sort):
         order.append(Contact.id.asc())  # a stable order, so pages never overlap
-    query = (
-        select(Contact)
+    ids_order = order
+    if where.query and not sort and backend == "sqlite":
+        # Sorting by an expression keeps SQLite on the search index (then a sort of the
+        # matches) instead of walking the whole account in id order to find a rare match.
+        ids_order = [(Contact.id + 0).asc()]
+    # The page's ids first, from the indexes alone, then only those rows with their parents:
+    # a deep page costs its depth in index entries, not in rows read, joined and thrown away.
+    ids = (
+        select(Contact.id)
         .where(*conditions)
-        .options(_WITH_PARENT)
-        .order_by(*order)
+        .order_by(*ids_order)
         .offset(request.offset)
         .limit(request.per_page)
     )
-    return (await session.scalars(query)).all(), total or 0
+    query = _scoped(account_id).where(Contact.id.in_(ids)).order_by(*order)
+    return await _with_parents(session, account_id, query), total
 
 
 # --- bulk import and export ---------------------------------------------------------------
