@@ -1,9 +1,9 @@
 """Bulk import: many contacts created by the rules that create one, a batch per transaction.
 
-Each row is checked by the create path's own validators (``service._validate``) and compared by
-the same fingerprint (``dedup.py``). The database work of a batch is a handful of statements
-whatever its size: one lookup of its fingerprints, one of its handles, one multi-row insert each
-for the contacts, their history versions and their ``contact.created`` events.
+Each row is checked by the create path's own validators (``service.validate_fields``) and
+compared by the same fingerprint (``dedup.py``). The database work of a batch is a handful of
+statements whatever its size: one lookup of its fingerprints, one of its handles, one multi-row
+insert each for the contacts, their history versions and their ``contact.created`` events.
 
 What an import decides beyond a single create (docs/decisions.md, "Import and export"):
 
@@ -36,12 +36,13 @@ from nichandle.accounts.service import Actor
 from nichandle.contacts import repository
 from nichandle.contacts.dedup import fingerprint
 from nichandle.contacts.service import (
-    _HANDLE_ALPHABET,
-    _HANDLE_LENGTH,
-    _announce_to_domains,
-    _validate,
-    _would_cycle,
+    HANDLE_ALPHABET,
+    HANDLE_LENGTH,
+    announce_to_domains,
+    derived_columns,
     snapshot,
+    validate_fields,
+    would_cycle,
 )
 from nichandle.contacts.validation import TEXT_FIELDS
 from nichandle.db.base import utcnow
@@ -124,7 +125,7 @@ class BatchOutcome:
 
 
 # Random bytes below this are used (31 x 8 = 248); the rest would favour some characters.
-_UNBIASED = 256 - 256 % len(_HANDLE_ALPHABET)
+_UNBIASED = 256 - 256 % len(HANDLE_ALPHABET)
 
 
 def new_handles(count: int) -> list[str]:
@@ -132,15 +133,15 @@ def new_handles(count: int) -> list[str]:
     randomness instead of twelve per handle."""
     handles: list[str] = []
     while len(handles) < count:
-        needed = (count - len(handles)) * _HANDLE_LENGTH
+        needed = (count - len(handles)) * HANDLE_LENGTH
         chars = [
-            _HANDLE_ALPHABET[byte % len(_HANDLE_ALPHABET)]
+            HANDLE_ALPHABET[byte % len(HANDLE_ALPHABET)]
             for byte in secrets.token_bytes(needed + needed // 8 + 16)
             if byte < _UNBIASED
         ]
-        usable = len(chars) - len(chars) % _HANDLE_LENGTH
+        usable = len(chars) - len(chars) % HANDLE_LENGTH
         handles.extend(
-            "".join(chars[i : i + _HANDLE_LENGTH]) for i in range(0, usable, _HANDLE_LENGTH)
+            "".join(chars[i : i + HANDLE_LENGTH]) for i in range(0, usable, HANDLE_LENGTH)
         )
     return handles[:count]
 
@@ -160,7 +161,7 @@ def check_row(row: ImportRow) -> CheckedRow:
     metadata: dict[str, str] | None = None
     extensions: dict[str, Any] | None = None
     try:
-        values, metadata, extensions = _validate(
+        values, metadata, extensions = validate_fields(
             {name: fields.get(name) for name in TEXT_FIELDS},
             metadata=({}, fields["metadata"]) if fields.get("metadata") is not None else None,
             extension_data=fields.get("extension_data"),
@@ -386,7 +387,7 @@ class ContactImport:
         if default is not None:
             contact = await repository.by_id(session, self.actor.account_id, default.id)
             if contact is not None:  # pragma: no branch - inserted just above
-                await _announce_to_domains(session, contact, only_unset_roles=True)
+                await announce_to_domains(session, contact, only_unset_roles=True)
         afters = [self._snapshot(new) for new in plan.new]
         await record_contact_changes(
             session,
@@ -418,9 +419,7 @@ class ContactImport:
             "metadata": new.row.metadata,
             "is_default": new.is_default,
             "parent_id": parent_id,
-            # Derived the way service._apply_values derives them.
-            "email_normalized": (values["email"] or "").casefold(),
-            "fingerprint": new.row.fingerprint,
+            **derived_columns(values),
             "dedup_fingerprint": new.row.fingerprint,
         }
 
@@ -463,7 +462,7 @@ class ContactImport:
                 child = children.get(child_handle)
                 if parent is None or child is None or child.parent_id is not None:
                     continue  # deleted meanwhile, or given a parent by someone else
-                if await _would_cycle(session, child, parent):
+                if await would_cycle(session, child, parent):
                     continue
                 before = snapshot(child)
                 child.parent = parent

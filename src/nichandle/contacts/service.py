@@ -44,8 +44,8 @@ MAX_SORT_FIELDS = 5
 MAX_PARENT_DEPTH = 32
 
 # Handles become registry contact ids (EPP: 3-16 characters); no look-alike characters.
-_HANDLE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-_HANDLE_LENGTH = 12
+HANDLE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+HANDLE_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class CreateOutcome:
 
 
 def new_handle() -> str:
-    return "".join(secrets.choice(_HANDLE_ALPHABET) for _ in range(_HANDLE_LENGTH))
+    return "".join(secrets.choice(HANDLE_ALPHABET) for _ in range(HANDLE_LENGTH))
 
 
 def not_found(handle: str | int) -> NotFound:
@@ -75,7 +75,7 @@ def snapshot(contact: Contact) -> dict[str, Any]:
     return data
 
 
-def _validate(
+def validate_fields(
     text: Mapping[str, str | None],
     *,
     metadata: tuple[Mapping[str, str], Mapping[str, object]] | None,
@@ -117,7 +117,7 @@ def check_contact(
     fields: Mapping[str, Any], *, require: Sequence[str] = ()
 ) -> dict[str, str | None]:
     """A contact's details validated and normalised, nothing written; every problem at once."""
-    values, _metadata, _extensions = _validate(
+    values, _metadata, _extensions = validate_fields(
         {field: fields.get(field) for field in TEXT_FIELDS},
         metadata=None,
         extension_data=None,
@@ -126,11 +126,17 @@ def check_contact(
     return values
 
 
+def derived_columns(values: Mapping[str, str | None]) -> dict[str, str]:
+    """The indexed columns computed from a contact's normalised details."""
+    return {
+        "email_normalized": (values.get("email") or "").casefold(),
+        "fingerprint": fingerprint(values),
+    }
+
+
 def _apply_values(contact: Contact, values: Mapping[str, str | None]) -> None:
-    for field, value in values.items():
+    for field, value in {**values, **derived_columns(values)}.items():
         setattr(contact, field, value)
-    contact.email_normalized = (contact.email or "").casefold()
-    contact.fingerprint = fingerprint(values)
 
 
 async def _make_default(session: AsyncSession, contact: Contact) -> None:
@@ -146,7 +152,7 @@ async def default_contact(session: AsyncSession, account_id: int) -> Contact | N
     return await repository.by_id(session, account_id, default_id) if default_id else None
 
 
-async def _announce_to_domains(
+async def announce_to_domains(
     session: AsyncSession, contact: Contact, *, only_unset_roles: bool = False
 ) -> int:
     """One ``domain.contacts_changed`` event per domain whose roles resolve to ``contact``,
@@ -187,7 +193,7 @@ async def create_contact(
     (see dedup.py) is not created; the existing contact is returned with ``created=False``.
     Racing identical creates meet at a unique index and the loser returns the winner's contact.
     """
-    values, metadata, extensions = _validate(
+    values, metadata, extensions = validate_fields(
         {field: fields.get(field) for field in TEXT_FIELDS},
         metadata=({}, fields["metadata"]) if fields.get("metadata") is not None else None,
         extension_data=fields.get("extension_data"),
@@ -238,7 +244,7 @@ async def create_contact(
         return CreateOutcome(winner, created=False)
 
     if contact.is_default:
-        await _announce_to_domains(session, contact, only_unset_roles=True)
+        await announce_to_domains(session, contact, only_unset_roles=True)
     after = snapshot(contact)
     record_contact_change(
         session,
@@ -347,7 +353,7 @@ async def list_contacts(
     return Page(items=items, total=total, request=request)
 
 
-async def _would_cycle(session: AsyncSession, contact: Contact, parent: Contact) -> bool:
+async def would_cycle(session: AsyncSession, contact: Contact, parent: Contact) -> bool:
     current: int | None = parent.id
     for _ in range(MAX_PARENT_DEPTH):
         if current is None:
@@ -401,7 +407,7 @@ async def update_loaded_contact(
         )
     before = snapshot(contact)
     text = {field: changes.get(field, before[field]) for field in TEXT_FIELDS}
-    values, metadata, extensions = _validate(
+    values, metadata, extensions = validate_fields(
         text,
         metadata=(contact.metadata_, changes["metadata"])
         if changes.get("metadata") is not None
@@ -439,9 +445,9 @@ async def update_loaded_contact(
     )
     emit(session, actor.account_id, "contact.updated", {"before": before, "contact": after})
     if any(before[field] != after[field] for field in TEXT_FIELDS):
-        await _announce_to_domains(session, contact)
+        await announce_to_domains(session, contact)
     elif became_default:
-        await _announce_to_domains(session, contact, only_unset_roles=True)
+        await announce_to_domains(session, contact, only_unset_roles=True)
     return contact
 
 
@@ -452,7 +458,7 @@ async def _set_parent(session: AsyncSession, contact: Contact, parent_handle: st
         if parent_handle
         else None
     )
-    if parent is not None and await _would_cycle(session, contact, parent):
+    if parent is not None and await would_cycle(session, contact, parent):
         raise FieldErrors.single(
             "parent_handle", "cycle", "would make the contact its own ancestor"
         )
