@@ -57,6 +57,8 @@ RESULTS = BENCH_DIR / "results"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Without the bulk import, contacts are created over the API: slow, so only small sizes.
 API_SEEDING_LIMIT = 20_000
+# The ceiling replays the SQL of this many of a scenario's requests (all of the search terms).
+CAPTURED_REQUESTS = 200
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -454,7 +456,7 @@ def measure_size(
         for scenario in scenarios:
             if not scenario.read:
                 continue
-            batches = asyncio.run(ceiling.capture(url, scenario.requests[:50]))
+            batches = asyncio.run(ceiling.capture(url, scenario.requests[:CAPTURED_REQUESTS]))
             entry = measured[scenario.name]
             entry["statements"] = len(batches[0]) if batches else 0
             entry["sql"] = [s[0] for s in batches[0]] if batches else []

@@ -46,13 +46,16 @@ async def by_id(session: AsyncSession, account_id: int, domain_id: int) -> Domai
     return await _one(session, account_id, Domain.id == domain_id)
 
 
-def _has_role(role: str | None, contact_id: int) -> ColumnElement[bool]:
+def _has_role(account_id: int, role: str | None, contact_id: int) -> ColumnElement[bool]:
+    # The domains found from the contact's role rows (index on account_id, contact_id), not
+    # each of the account's domains checked for one: SQLite planned a correlated EXISTS as a
+    # walk over every domain (100 ms at 100k domains).
     match = select(DomainContact.domain_id).where(
-        DomainContact.domain_id == Domain.id, DomainContact.contact_id == contact_id
+        DomainContact.account_id == account_id, DomainContact.contact_id == contact_id
     )
     if role is not None:
         match = match.where(DomainContact.role == role)
-    return exists(match)
+    return Domain.id.in_(match)
 
 
 def _missing_role(role: str | None) -> ColumnElement[bool]:
@@ -77,12 +80,12 @@ def _conditions(account_id: int, where: DomainFilter) -> list[ColumnElement[bool
     if where.query:
         conditions.append(func.lower(Domain.name).contains(where.query.lower(), autoescape=True))
     if where.contact_id is not None:
-        uses = _has_role(None, where.contact_id)
+        uses = _has_role(account_id, None, where.contact_id)
         if where.contact_is_default:
             uses = or_(uses, _missing_role(None))
         conditions.append(uses)
     if where.registrant_id is not None:
-        uses = _has_role("registrant", where.registrant_id)
+        uses = _has_role(account_id, "registrant", where.registrant_id)
         if where.registrant_is_default:
             uses = or_(uses, _missing_role("registrant"))
         conditions.append(uses)
@@ -128,7 +131,13 @@ async def role_rows_of_contact(
     explicit = (
         select(Domain.id, Domain.name, DomainContact.role)
         .join(DomainContact, DomainContact.domain_id == Domain.id)
-        .where(Domain.account_id == account_id, DomainContact.contact_id == contact_id)
+        .where(
+            Domain.account_id == account_id,
+            # Scoped on the role rows too, so both databases start from their (account_id,
+            # contact_id) index rather than from every domain of the account.
+            DomainContact.account_id == account_id,
+            DomainContact.contact_id == contact_id,
+        )
     )
     rows: list[tuple[int, str, str | None]] = [tuple(r) for r in await session.execute(explicit)]  # type: ignore[misc]
     if include_unset:
@@ -152,9 +161,17 @@ async def roles_set_of(session: AsyncSession, domain_ids: Sequence[int]) -> dict
 async def domain_names_using(
     session: AsyncSession, account_id: int, contact_id: int, *, limit: int
 ) -> list[str]:
+    # From the contact's role rows, then their domains: with the filter as a subquery, SQLite
+    # walked every domain of the account in name order to find the first few.
     query = (
         select(Domain.name)
-        .where(Domain.account_id == account_id, _has_role(None, contact_id))
+        .distinct()
+        .join(DomainContact, DomainContact.domain_id == Domain.id)
+        .where(
+            Domain.account_id == account_id,
+            DomainContact.account_id == account_id,
+            DomainContact.contact_id == contact_id,
+        )
         .order_by(Domain.name)
         .limit(limit)
     )
