@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,13 +77,22 @@ async def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         yield database
 
 
-@pytest.fixture
-async def live_server(fresh_db: TestDatabase, tmp_path: Path) -> AsyncIterator[LiveServer]:
+@asynccontextmanager
+async def running_server(
+    database_url: str, directory: Path, **env: str | None
+) -> AsyncIterator[LiveServer]:
+    """`nichandle serve` on a free port over ``database_url``, healthy, stopped afterwards;
+    ``env`` sets (or, with None, removes) environment variables of the server."""
     port = free_port()
     server = LiveServer(
-        f"http://127.0.0.1:{port}", fresh_db.url, tmp_path / "stdout.log", tmp_path / "stderr.log"
+        f"http://127.0.0.1:{port}", database_url, directory / "stdout.log", directory / "stderr.log"
     )
-    env = {**os.environ, "NICHANDLE_DATABASE_URL": fresh_db.url}
+    environment = {**os.environ, "NICHANDLE_DATABASE_URL": database_url}
+    for name, value in env.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
     with server.stdout.open("wb") as out, server.stderr.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
             str(NICHANDLE),
@@ -91,7 +101,7 @@ async def live_server(fresh_db: TestDatabase, tmp_path: Path) -> AsyncIterator[L
             "127.0.0.1",
             "--port",
             str(port),
-            env=env,
+            env=environment,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,
             stderr=err,
@@ -104,6 +114,12 @@ async def live_server(fresh_db: TestDatabase, tmp_path: Path) -> AsyncIterator[L
         yield server
     finally:
         await stop(process)
+
+
+@pytest.fixture
+async def live_server(fresh_db: TestDatabase, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    async with running_server(fresh_db.url, tmp_path) as server:
+        yield server
 
 
 async def cli_json(database_url: str, *args: str) -> Any:

@@ -3,21 +3,17 @@ for the tests that talk to the API over real HTTP (the official client, schemath
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from nichandle.accounts import service as accounts
 from nichandle.db.engine import create_database
 from nichandle.db.session import unit_of_work
 from nichandle.settings import Settings
 from tests.fresh_database import fresh_database
-from tests.test_live_server import NICHANDLE, LiveServer, free_port, stop, wait_until_healthy
+from tests.test_live_server import LiveServer, running_server
 
 # High enough for schemathesis' hundreds of requests per token.
 LIVE_RATE_LIMIT = 1_000_000
@@ -36,41 +32,16 @@ class Tenant:
 
 @asynccontextmanager
 async def live_server(backend: str, directory: Path) -> AsyncIterator[LiveServer]:
-    async with fresh_database(backend, directory) as database:
-        port = free_port()
-        server = LiveServer(
-            f"http://127.0.0.1:{port}",
+    async with (
+        fresh_database(backend, directory) as database,
+        running_server(
             database.url,
-            directory / "stdout.log",
-            directory / "stderr.log",
-        )
-        env = {
-            **os.environ,
-            "NICHANDLE_DATABASE_URL": database.url,
-            "NICHANDLE_DNSIMPLE_RATE_LIMIT_PER_HOUR": str(LIVE_RATE_LIMIT),
-        }
-        env.pop("NICHANDLE_REDIS_URL", None)
-        with server.stdout.open("wb") as out, server.stderr.open("wb") as err:
-            process = await asyncio.create_subprocess_exec(
-                str(NICHANDLE),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-            )
-        try:
-            try:
-                await wait_until_healthy(server.base_url, process)
-            except (TimeoutError, RuntimeError) as exc:
-                pytest.fail(f"nichandle serve did not become healthy ({exc!r}):\n{server.logs()}")
-            yield server
-        finally:
-            await stop(process)
+            directory,
+            NICHANDLE_DNSIMPLE_RATE_LIMIT_PER_HOUR=str(LIVE_RATE_LIMIT),
+            NICHANDLE_REDIS_URL=None,
+        ) as server,
+    ):
+        yield server
 
 
 async def make_tenant(database_url: str, name: str) -> Tenant:
