@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     db_max_overflow: int = 20
     db_pool_timeout_seconds: float = 30.0
+    # A pooled connection idle this long is pinged before use (db/engine._ping_when_idle).
+    db_ping_after_idle_seconds: float = 1.0
     # SQLite: one writer connection (so writers queue instead of failing with "database is
     # locked"), a few readers beside it thanks to WAL, and a busy timeout for other processes.
     sqlite_reader_connections: int = 4

@@ -60,8 +60,18 @@ async def accounts_of_user(session: AsyncSession, user_id: int) -> Sequence[Acco
     return (await session.scalars(query)).all()
 
 
-async def token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
-    return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+async def token_by_hash(
+    session: AsyncSession, token_hash: str
+) -> tuple[ApiToken, Account | None] | None:
+    """The token with this hash and, for an account token, its account: one query, as every
+    request asks it."""
+    query = (
+        select(ApiToken, Account)
+        .outerjoin(Account, Account.id == ApiToken.account_id)
+        .where(ApiToken.token_hash == token_hash)
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def tokens_of_account(session: AsyncSession, account_id: int) -> Sequence[ApiToken]:

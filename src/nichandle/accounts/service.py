@@ -201,19 +201,20 @@ async def authenticate(
     touch_after: timedelta = timedelta(seconds=60),
 ) -> Authentication:
     """Resolves a bearer secret (and, for personal tokens, the team asked for) to an account."""
-    token = await _live_token(session, secret)
-    account = await _account_for(session, token, team)
+    token, token_account = await _live_token(session, secret)
+    account = await _account_for(session, token, token_account, team)
     return Authentication(token=token, account=account, needs_touch=_stale(token, touch_after))
 
 
-async def _live_token(session: AsyncSession, secret: str | None) -> ApiToken:
-    """The token a bearer secret names, unless unknown or revoked."""
+async def _live_token(session: AsyncSession, secret: str | None) -> tuple[ApiToken, Account | None]:
+    """The token a bearer secret names, with its account for an account token, unless unknown
+    or revoked."""
     if not secret:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token>")
-    token = await repository.token_by_hash(session, tokens.hash_secret(secret))
-    if token is None or token.revoked_at is not None:
+    found = await repository.token_by_hash(session, tokens.hash_secret(secret))
+    if found is None or found[0].revoked_at is not None:
         raise Unauthorized("Authentication failed: the token is unknown or revoked")
-    return token
+    return found
 
 
 def _stale(token: ApiToken, touch_after: timedelta) -> bool:
@@ -221,9 +222,12 @@ def _stale(token: ApiToken, touch_after: timedelta) -> bool:
     return token.last_used_at is None or utcnow() - token.last_used_at >= touch_after
 
 
-async def _account_for(session: AsyncSession, token: ApiToken, team: str | None) -> Account:
+async def _account_for(
+    session: AsyncSession, token: ApiToken, account: Account | None, team: str | None
+) -> Account:
+    """The account a token acts for: an account token's own (``account``, loaded with it), or
+    the personal token user's only team or the one ``team`` names."""
     if token.account_id is not None:
-        account = await repository.account_by_id(session, token.account_id)
         if account is None:  # pragma: no cover - cascade deletes the token with its account
             raise Unauthorized("Authentication failed: the token's account is gone")
         if team is not None and team not in (str(account.id), account.slug):
@@ -278,15 +282,6 @@ async def authenticate_basic(
     return auth
 
 
-async def accounts_for_token(session: AsyncSession, token: ApiToken) -> Sequence[Account]:
-    """The accounts a token may act for."""
-    if token.account_id is not None:
-        account = await repository.account_by_id(session, token.account_id)
-        return [account] if account else []
-    assert token.user_id is not None  # noqa: S101
-    return await repository.accounts_of_user(session, token.user_id)
-
-
 @dataclass(frozen=True)
 class Identity:
     """Who a token speaks for before any account is chosen: its user (personal tokens) and
@@ -302,13 +297,15 @@ async def identify(
     session: AsyncSession, secret: str | None, *, touch_after: timedelta = timedelta(seconds=60)
 ) -> Identity:
     """Resolves a bearer secret to its token, user and accounts, without choosing an account."""
-    token = await _live_token(session, secret)
-    user = await repository.user_by_id(session, token.user_id) if token.user_id else None
+    token, account = await _live_token(session, secret)
+    user: User | None = None
+    if token.user_id is None:  # an account token acts for its own account only
+        accounts: Sequence[Account] = [account] if account else []
+    else:
+        user = await repository.user_by_id(session, token.user_id)
+        accounts = await repository.accounts_of_user(session, token.user_id)
     return Identity(
-        token=token,
-        user=user,
-        accounts=await accounts_for_token(session, token),
-        needs_touch=_stale(token, touch_after),
+        token=token, user=user, accounts=accounts, needs_touch=_stale(token, touch_after)
     )
 
 

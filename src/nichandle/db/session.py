@@ -73,9 +73,16 @@ def translate_integrity_error(exc: IntegrityError) -> Exception:
 
 
 @asynccontextmanager
-async def unit_of_work(db: Database, *, write: bool = True) -> AsyncIterator[AsyncSession]:
-    """Commits when the block succeeds, rolls back when it raises."""
-    sessions = db.writer_sessions if write else db.reader_sessions
+async def unit_of_work(
+    db: Database, *, write: bool = True, per_statement: bool = False
+) -> AsyncIterator[AsyncSession]:
+    """Commits when the block succeeds, rolls back when it raises. ``write=False`` reads in one
+    transaction; ``per_statement=True`` reads without one where that is the same
+    (Database.statement_reader)."""
+    if write:
+        sessions = db.writer_sessions
+    else:
+        sessions = db.statement_reader_sessions if per_statement else db.reader_sessions
     async with sessions() as session:
         try:
             yield session

@@ -29,9 +29,11 @@ def get_settings(request: Request) -> Settings:
 
 
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent."""
+    """One transaction per request, committed before the response is sent; reads statement by
+    statement where a transaction would hold no snapshot (PostgreSQL)."""
     db = get_database(request)
-    async with unit_of_work(db, write=request.method not in READ_METHODS) as session:
+    read = request.method in READ_METHODS
+    async with unit_of_work(db, write=not read, per_statement=read) as session:
         yield session
 
 
