@@ -34,6 +34,7 @@ class LiveServer:
     database_url: str
     stdout: Path
     stderr: Path
+    pid: int = 0  # of `nichandle serve`, once started
 
     def logs(self) -> str:
         return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
@@ -106,6 +107,7 @@ async def running_server(
             stdout=out,
             stderr=err,
         )
+    server.pid = process.pid
     try:
         try:
             await wait_until_healthy(server.base_url, process)

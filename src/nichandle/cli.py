@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import IO, Annotated, Any, TypeVar
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -27,7 +26,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nichandle import contact_files
+from nichandle import contact_files, serving
 from nichandle.accounts import service as accounts
 from nichandle.accounts.service import Actor
 from nichandle.contact_files import FileFormat
@@ -173,13 +172,11 @@ def serve(
             f"Try: curl -H 'Authorization: Bearer {secret}' {base}/api/v1/contacts",
         ):
             print(line, flush=True)  # noqa: T201 - plain text for people and scripts
-    uvicorn.run(
+    serving.serve(
         "nichandle.app:app_from_environment",
-        factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
-        log_level="info",
     )
 
 
