@@ -177,6 +177,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
+        access_log=settings.access_log,
     )
 
 

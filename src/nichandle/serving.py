@@ -81,10 +81,16 @@ class Workers:
             self.processes[index] = self._start(self.sockets[index])
 
 
-def serve(app: str, *, host: str, port: int, workers: int) -> None:
+def serve(app: str, *, host: str, port: int, workers: int, access_log: bool = True) -> None:
     """Serves the ASGI app factory ``app`` ("module:function") with ``workers`` processes."""
     config = uvicorn.Config(
-        app, factory=True, host=host, port=port, workers=workers, log_level="info"
+        app,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
     )
     if workers <= 1:
         uvicorn.Server(config).run()

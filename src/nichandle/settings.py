@@ -12,6 +12,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # One line per request on stdout; off where a proxy in front already logs them.
+    access_log: bool = True
 
     # PostgreSQL: the pool must cover the server's concurrency, or requests starve behind it
     # (sqlalchemy#7679). pool_size + max_overflow >= concurrent requests per process.
