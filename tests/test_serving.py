@@ -28,20 +28,33 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _established_inodes(port: int) -> set[str]:
-    """Socket inodes of established TCP connections whose local port is ``port``."""
+ESTABLISHED, LISTEN = "01", "0A"  # TCP states as /proc/net/tcp writes them
+
+
+def _socket_inodes(port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets in ``state`` whose local port is ``port``."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+            if local_port == port and fields[3] == state:
                 inodes.add(fields[9])
     return inodes
 
 
+async def _until_listening(port: int, sockets: int) -> None:
+    """Until ``sockets`` sockets listen on the port: the server answers as soon as one worker
+    is up, and connections made before the others listen all go to that one."""
+    async with asyncio.timeout(30):
+        while True:
+            if len(_socket_inodes(port, LISTEN)) >= sockets:
+                return
+            await asyncio.sleep(0.05)
+
+
 def _connections_per_worker(server_pid: int, port: int) -> Counter[int]:
-    served = _established_inodes(port)
+    served = _socket_inodes(port, ESTABLISHED)
     counts: Counter[int] = Counter()
     for child in _children(server_pid):
         for fd in os.listdir(f"/proc/{child}/fd"):
@@ -71,6 +84,7 @@ async def test_a_burst_of_connections_is_spread_over_the_workers(tmp_path: Path)
         address = urlsplit(server.base_url)
         assert address.hostname is not None
         assert address.port is not None
+        await _until_listening(address.port, sockets=2)
         # All at once, while both workers idle: with one shared socket the first worker to
         # wake took nearly all of them (32/0 and 25/7 measured).
         writers = await asyncio.gather(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,40 +85,38 @@ async def test_sqlite_request_reads_keep_one_snapshot(tmp_path: Path) -> None:
 async def test_a_connection_cut_while_idle_is_replaced_before_use(
     postgres_db: TestDatabase,
 ) -> None:
-    settings = Settings(
-        database_url=postgres_db.url,
-        db_pool_size=1,
-        db_max_overflow=0,
-        db_ping_after_idle_seconds=0.05,
-    )
-    db = create_database(settings)
-    try:
+    async with _one_connection(postgres_db.url, ping_after_idle_seconds=0.05) as db:
         first = await _backend_pid(db)
         await _terminate(first)
         await asyncio.sleep(0.1)
         second = await _backend_pid(db)  # pinged, found dead, reconnected: no error
         assert second != first
-    finally:
-        await db.dispose()
 
 
 @pytest.mark.postgresql
 async def test_a_busy_connection_is_not_pinged(postgres_db: TestDatabase) -> None:
     """Within the idle threshold the pooled connection is used as it is; one cut meanwhile
     fails that one use, and the pool reconnects for the next."""
-    settings = Settings(
-        database_url=postgres_db.url,
-        db_pool_size=1,
-        db_max_overflow=0,
-        db_ping_after_idle_seconds=3600,
-    )
-    db = create_database(settings)
-    try:
+    async with _one_connection(postgres_db.url, ping_after_idle_seconds=3600) as db:
         first = await _backend_pid(db)
         await _terminate(first)
         with pytest.raises(DBAPIError):
             await _backend_pid(db)
         assert await _backend_pid(db) != first
+
+
+@asynccontextmanager
+async def _one_connection(url: str, *, ping_after_idle_seconds: float) -> AsyncIterator[Database]:
+    """A database whose pool holds a single connection, so every use reuses it."""
+    settings = Settings(
+        database_url=url,
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_ping_after_idle_seconds=ping_after_idle_seconds,
+    )
+    db = create_database(settings)
+    try:
+        yield db
     finally:
         await db.dispose()
 

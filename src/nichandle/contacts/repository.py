@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    null,
     select,
     text,
     update,
@@ -231,28 +232,36 @@ async def page(
         # Sorting by an expression keeps SQLite on the search index (then a sort of the
         # matches) instead of walking the whole account in id order to find a rare match.
         ids_order = [(Contact.id + 0).asc()]
-    # The total rides along with the page, one statement instead of two: the kept counts for
-    # the whole account, else a window count of the matches (taken before OFFSET and LIMIT).
-    total: ColumnElement[Any] = (
-        _count_query(account_id).scalar_subquery() if _whole_account(where) else func.count().over()
-    )
+    whole = _whole_account(where)
+    counted: int | None = None
+    if not whole:
+        # Counted on its own: a window count in the page's statement made PostgreSQL sort every
+        # match before the LIMIT (a broad search 17 -> 55 ms at 100k contacts).
+        found = await session.scalar(select(func.count()).select_from(Contact).where(*conditions))
+        counted = found or 0
+    # The whole account's kept count rides along with the page: one statement instead of two.
+    kept_total = _count_query(account_id).scalar_subquery() if whole else null()
     # The page's ids first, from the indexes alone, then only those rows with their parents:
     # a deep page costs its depth in index entries, not in rows read, joined and thrown away.
     ids = (
-        select(Contact.id, total.label("total"))
+        select(Contact.id, kept_total.label("total"))
         .where(*conditions)
         .order_by(*ids_order)
         .offset(request.offset)
         .limit(request.per_page)
         .subquery()
     )
-    query = select(Contact, ids.c.total).join(ids, ids.c.id == Contact.id).order_by(*order)
+    query = (
+        select(Contact, ids.c.total)
+        .join(ids, ids.c.id == Contact.id)
+        .where(Contact.account_id == account_id)
+        .order_by(*order)
+    )
     rows = (await session.execute(query)).all()
-    if not rows:  # past the last page, or nothing matches: the total on its own
-        found = await session.scalar(select(func.count()).select_from(Contact).where(*conditions))
-        return [], found or 0
+    if counted is None:  # the whole account: its count came with the rows, if there were any
+        counted = int(rows[0][1]) if rows else await count(session, account_id)
     contacts = [contact for contact, _total in rows]
-    return await _load_parents(session, account_id, contacts), int(rows[0][1] or 0)
+    return await _load_parents(session, account_id, contacts), counted
 
 
 # --- bulk import and export ---------------------------------------------------------------
