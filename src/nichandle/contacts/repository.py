@@ -232,19 +232,22 @@ async def page(
         # Sorting by an expression keeps SQLite on the search index (then a sort of the
         # matches) instead of walking the whole account in id order to find a rare match.
         ids_order = [(Contact.id + 0).asc()]
-    whole = _whole_account(where)
+    # The total comes with the page where that saves a scan: the whole account's kept count, and
+    # on SQLite a window count of the matches (search at 100k contacts 37.7 -> 20.6 ms). On
+    # PostgreSQL the window count made it sort every match before the LIMIT (a broad search
+    # 17 -> 55 ms at 100k), so there a filtered list counts its matches on its own.
+    total_column: ColumnElement[Any] = null()
     counted: int | None = None
-    if not whole:
-        # Counted on its own: a window count in the page's statement made PostgreSQL sort every
-        # match before the LIMIT (a broad search 17 -> 55 ms at 100k contacts).
-        found = await session.scalar(select(func.count()).select_from(Contact).where(*conditions))
-        counted = found or 0
-    # The whole account's kept count rides along with the page: one statement instead of two.
-    kept_total = _count_query(account_id).scalar_subquery() if whole else null()
+    if _whole_account(where):
+        total_column = _count_query(account_id).scalar_subquery()
+    elif backend == "sqlite":
+        total_column = func.count().over()
+    else:
+        counted = await _count_matches(session, conditions)
     # The page's ids first, from the indexes alone, then only those rows with their parents:
     # a deep page costs its depth in index entries, not in rows read, joined and thrown away.
     ids = (
-        select(Contact.id, kept_total.label("total"))
+        select(Contact.id, total_column.label("total"))
         .where(*conditions)
         .order_by(*ids_order)
         .offset(request.offset)
@@ -258,10 +261,20 @@ async def page(
         .order_by(*order)
     )
     rows = (await session.execute(query)).all()
-    if counted is None:  # the whole account: its count came with the rows, if there were any
-        counted = int(rows[0][1]) if rows else await count(session, account_id)
+    if counted is None:  # the total came with the rows, if there were any
+        if rows:
+            counted = int(rows[0][1])
+        elif _whole_account(where):
+            counted = await count(session, account_id)
+        else:
+            counted = await _count_matches(session, conditions)
     contacts = [contact for contact, _total in rows]
     return await _load_parents(session, account_id, contacts), counted
+
+
+async def _count_matches(session: AsyncSession, conditions: Sequence[ColumnElement[bool]]) -> int:
+    found = await session.scalar(select(func.count()).select_from(Contact).where(*conditions))
+    return found or 0
 
 
 # --- bulk import and export ---------------------------------------------------------------

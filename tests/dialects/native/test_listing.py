@@ -69,6 +69,19 @@ async def test_page_past_the_end_is_empty(client: httpx.AsyncClient, team: Team)
     assert body["meta"] == {"current_page": 5, "last_page": 2, "per_page": 2, "total": 3}
 
 
+async def test_a_search_counts_its_matches_on_every_page(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    handles = await make_contacts(client, team, 5)
+    await create_contact(client, team, email="someone.else@example.com")
+    middle = await get_page(client, team, query="person", page=2, per_page=2)
+    assert [c["handle"] for c in middle["data"]] == handles[2:4]
+    assert middle["meta"] == {"current_page": 2, "last_page": 3, "per_page": 2, "total": 5}
+    past = await get_page(client, team, query="person", page=9, per_page=2)
+    assert past["data"] == []
+    assert past["meta"] == {"current_page": 9, "last_page": 3, "per_page": 2, "total": 5}
+
+
 async def test_pages_cover_every_contact_once(client: httpx.AsyncClient, team: Team) -> None:
     handles = await make_contacts(client, team, 7)
     seen = []
