@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import httpx
@@ -36,3 +37,15 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+async def test_start_up_freezes_what_it_made_out_of_the_collectors_way(tmp_path: Path) -> None:
+    gc.unfreeze()
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'nichandle.db'}"))
+    try:
+        assert gc.get_freeze_count() == 0
+        async with app.router.lifespan_context(app):
+            # The app, its routes and schemas are among the frozen objects.
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
