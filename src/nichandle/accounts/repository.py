@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.models import Account, ApiToken, Membership, User
@@ -65,13 +65,16 @@ async def token_by_hash(
 ) -> tuple[ApiToken, Account | None] | None:
     """The token with this hash and, for an account token, its account: one query, as every
     request asks it."""
-    query = (
-        select(ApiToken, Account)
-        .outerjoin(Account, Account.id == ApiToken.account_id)
-        .where(ApiToken.token_hash == token_hash)
-    )
-    row = (await session.execute(query)).first()
+    row = (await session.execute(_TOKEN_BY_HASH, {"token_hash": token_hash})).first()
     return None if row is None else (row[0], row[1])
+
+
+# Built once (every request runs it): building it each time cost about as much as running it.
+_TOKEN_BY_HASH = (
+    select(ApiToken, Account)
+    .outerjoin(Account, Account.id == ApiToken.account_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
 
 
 async def tokens_of_account(session: AsyncSession, account_id: int) -> Sequence[ApiToken]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -10,11 +11,11 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    Text,
     UnaryExpression,
     and_,
     bindparam,
     exists,
-    false,
     func,
     insert,
     inspect,
@@ -60,6 +61,14 @@ def _scoped(account_id: int) -> Select[Contact]:
     return select(Contact).where(Contact.account_id == account_id)
 
 
+# The statements every request runs are built once, with bound parameters: building a statement
+# (and its cache key) each time cost more than running it (a list page 1.3 -> 0.8 ms CPU).
+_IN_ACCOUNT = select(Contact).where(Contact.account_id == bindparam("account_id"))
+_BY_HANDLE = _IN_ACCOUNT.where(Contact.handle == bindparam("handle"))
+_BY_ID = _IN_ACCOUNT.where(Contact.id == bindparam("contact_id"))
+_BY_IDS = _IN_ACCOUNT.where(Contact.id.in_(bindparam("ids", expanding=True)))
+
+
 async def _with_parents(
     session: AsyncSession, account_id: int, query: Select[Contact]
 ) -> Sequence[Contact]:
@@ -74,6 +83,14 @@ async def _with_parents(
     return await _load_parents(session, account_id, (await session.scalars(query)).all())
 
 
+async def _one_with_parents(
+    session: AsyncSession, account_id: int, query: Select[Contact], params: dict[str, Any]
+) -> Contact | None:
+    """The contact a prebuilt statement finds, with its parents (see _with_parents)."""
+    found = (await session.scalars(query, {"account_id": account_id, **params})).first()
+    return (await _load_parents(session, account_id, [found]))[0] if found else None
+
+
 async def _load_parents(
     session: AsyncSession, account_id: int, found: Sequence[Contact]
 ) -> Sequence[Contact]:
@@ -82,7 +99,7 @@ async def _load_parents(
         wanted = {c.parent_id for c in level if c.parent_id is not None}
         parents: dict[int, Contact] = {}
         if wanted:
-            rows = await session.scalars(_scoped(account_id).where(Contact.id.in_(wanted)))
+            rows = await session.scalars(_BY_IDS, {"account_id": account_id, "ids": list(wanted)})
             parents = {parent.id: parent for parent in rows}
         for contact in level:
             parent = parents.get(contact.parent_id) if contact.parent_id is not None else None
@@ -99,17 +116,11 @@ def _storable(text: str) -> bool:
 async def by_handle(session: AsyncSession, account_id: int, handle: str) -> Contact | None:
     if not _storable(handle):
         return None
-    found = await _with_parents(
-        session, account_id, _scoped(account_id).where(Contact.handle == handle)
-    )
-    return found[0] if found else None
+    return await _one_with_parents(session, account_id, _BY_HANDLE, {"handle": handle})
 
 
 async def by_id(session: AsyncSession, account_id: int, contact_id: int) -> Contact | None:
-    found = await _with_parents(
-        session, account_id, _scoped(account_id).where(Contact.id == contact_id)
-    )
-    return found[0] if found else None
+    return await _one_with_parents(session, account_id, _BY_ID, {"contact_id": contact_id})
 
 
 async def by_handles(
@@ -151,13 +162,12 @@ async def clear_default(session: AsyncSession, account_id: int) -> None:
 async def count(session: AsyncSession, account_id: int) -> int:
     """The account's contacts, from the counts the database keeps (ContactCount): exact, and
     the same cost at 10 contacts as at a million."""
-    return int(await session.scalar(_count_query(account_id)) or 0)
+    return int(await session.scalar(_ACCOUNT_TOTAL, {"account_id": account_id}) or 0)
 
 
-def _count_query(account_id: int) -> Select[int]:
-    return select(func.coalesce(func.sum(ContactCount.contacts), 0)).where(
-        ContactCount.account_id == account_id
-    )
+_ACCOUNT_TOTAL = select(func.coalesce(func.sum(ContactCount.contacts), 0)).where(
+    ContactCount.account_id == bindparam("account_id")
+)
 
 
 async def children(session: AsyncSession, account_id: int, parent_id: int) -> Sequence[Contact]:
@@ -172,24 +182,75 @@ async def parent_id_of(session: AsyncSession, account_id: int, contact_id: int) 
     return await session.scalar(query)
 
 
-def _conditions(account_id: int, where: ContactFilter, backend: str) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Contact.account_id == account_id]
+@dataclass(frozen=True)
+class _Shape:
+    """What a page's statements depend on besides their parameters (_filter_params)."""
+
+    backend: str
+    sort: tuple[tuple[str, bool], ...]
+    query: bool
+    parent: bool
+    metadata: int  # how many metadata filters
+
+    @classmethod
+    def of(cls, backend: str, where: ContactFilter, sort: Sequence[tuple[str, bool]]) -> _Shape:
+        return cls(
+            backend,
+            tuple(sort),
+            bool(where.query),
+            where.parent_id is not None,
+            len(where.metadata),
+        )
+
+    @property
+    def whole_account(self) -> bool:
+        return not self.query and not self.parent and not self.metadata
+
+
+def _filter_params(account_id: int, where: ContactFilter) -> dict[str, Any]:
+    """The values _conditions binds."""
+    params: dict[str, Any] = {"account_id": account_id}
     if where.query:
-        conditions.append(_search(where.query, backend))
+        params["needle"] = _contains_pattern(where.query.lower())
     if where.parent_id is not None:
-        conditions.append(Contact.parent_id == where.parent_id)
-    for key, value in where.metadata.items():
-        conditions.append(_metadata_equals(backend, key, value))
+        params["parent_id"] = where.parent_id
+    for n, (key, value) in enumerate(where.metadata.items()):
+        params[f"metadata_key_{n}"] = key
+        params[f"metadata_value_{n}"] = value
+    return params
+
+
+def _matches_nothing(where: ContactFilter) -> bool:
+    # No field holds a newline (search_text joins them with one): such a query matches nothing,
+    # rather than text across two fields.
+    return "\n" in (where.query or "")
+
+
+def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Contact.account_id == bindparam("account_id")]
+    if shape.query:
+        conditions.append(_search(shape.backend))
+    if shape.parent:
+        conditions.append(Contact.parent_id == bindparam("parent_id"))
+    for n in range(shape.metadata):
+        conditions.append(_metadata_equals(shape.backend, n))
     return conditions
 
 
-def _search(query: str, backend: str) -> ColumnElement[bool]:
-    """Contains ``query``, case-insensitively, in one of the searchable fields: one LIKE over
+_LIKE_ESCAPE = "/"
+
+
+def _contains_pattern(needle: str) -> str:
+    """A LIKE pattern for "contains ``needle``", its wildcards taken literally."""
+    for special in (_LIKE_ESCAPE, "%", "_"):
+        needle = needle.replace(special, _LIKE_ESCAPE + special)
+    return f"%{needle}%"
+
+
+def _search(backend: str) -> ColumnElement[bool]:
+    """Contains the (lower-cased) query in one of the searchable fields: one LIKE over
     search_text, which the trigram index serves on PostgreSQL."""
-    needle = query.lower()
-    if "\n" in needle:  # no field holds a newline: don't let one match across two fields
-        return false()
-    matches = Contact.search_text.contains(needle, autoescape=True)
+    matches = Contact.search_text.like(bindparam("needle", type_=Text), escape=_LIKE_ESCAPE)
     if backend == "sqlite":
         # SQLite (3.40) would read every row rather than scan the (account_id, search_text)
         # index, which holds all the LIKE needs; a range on that column makes it take the index
@@ -198,11 +259,9 @@ def _search(query: str, backend: str) -> ColumnElement[bool]:
     return matches
 
 
-def _whole_account(where: ContactFilter) -> bool:
-    return not where.query and where.parent_id is None and not where.metadata
-
-
-def _metadata_equals(backend: str, key: str, value: str) -> ColumnElement[bool]:
+def _metadata_equals(backend: str, n: int) -> ColumnElement[bool]:
+    key = bindparam(f"metadata_key_{n}", type_=Text)
+    value = bindparam(f"metadata_value_{n}", type_=Text)
     if backend == "sqlite":
         # json_each compares the decoded key: any characters work, unlike a JSON path literal.
         entries = func.json_each(Contact.metadata_).table_valued("key", "value")
@@ -220,60 +279,73 @@ async def page(
     sort: Sequence[tuple[str, bool]],
     request: PageRequest,
 ) -> tuple[Sequence[Contact], int]:
-    backend = session.get_bind().dialect.name
-    conditions = _conditions(account_id, where, backend)
+    if _matches_nothing(where):
+        return [], 0
+    shape = _Shape.of(session.get_bind().dialect.name, where, sort)
+    params = _filter_params(account_id, where)
+    counted: int | None = None
+    if not shape.whole_account and shape.backend != "sqlite":
+        counted = await _count_matches(session, shape, params)
+    page_params = {**params, "offset": request.offset, "limit": request.per_page}
+    rows = (await session.execute(_page_statement(shape), page_params)).all()
+    if counted is None:  # the total came with the rows, if there were any
+        if rows:
+            counted = int(rows[0][1])
+        elif shape.whole_account:
+            counted = await count(session, account_id)
+        else:
+            counted = await _count_matches(session, shape, params)
+    contacts = [contact for contact, _total in rows]
+    return await _load_parents(session, account_id, contacts), counted
+
+
+# Sort orders come from requests: a bounded cache, however many combinations are asked for.
+@functools.lru_cache(maxsize=256)
+def _page_statement(shape: _Shape) -> Select[Any]:
     order: list[UnaryExpression[Any]] = [
-        SORT_COLUMNS[name].desc() if desc else SORT_COLUMNS[name].asc() for name, desc in sort
+        SORT_COLUMNS[name].desc() if desc else SORT_COLUMNS[name].asc() for name, desc in shape.sort
     ]
-    if not any(name == "id" for name, _ in sort):
+    if not any(name == "id" for name, _ in shape.sort):
         order.append(Contact.id.asc())  # a stable order, so pages never overlap
     ids_order = order
-    if where.query and not sort and backend == "sqlite":
+    if shape.query and not shape.sort and shape.backend == "sqlite":
         # Sorting by an expression keeps SQLite on the search index (then a sort of the
         # matches) instead of walking the whole account in id order to find a rare match.
         ids_order = [(Contact.id + 0).asc()]
     # The total comes with the page where that saves a scan: the whole account's kept count, and
     # on SQLite a window count of the matches (search at 100k contacts 37.7 -> 20.6 ms). On
     # PostgreSQL the window count made it sort every match before the LIMIT (a broad search
-    # 17 -> 55 ms at 100k), so there a filtered list counts its matches on its own.
+    # 17 -> 55 ms at 100k), so there a filtered list counts its matches on its own (page()).
     total_column: ColumnElement[Any] = null()
-    counted: int | None = None
-    if _whole_account(where):
-        total_column = _count_query(account_id).scalar_subquery()
-    elif backend == "sqlite":
+    if shape.whole_account:
+        total_column = _ACCOUNT_TOTAL.scalar_subquery()
+    elif shape.backend == "sqlite":
         total_column = func.count().over()
-    else:
-        counted = await _count_matches(session, conditions)
     # The page's ids first, from the indexes alone, then only those rows with their parents:
     # a deep page costs its depth in index entries, not in rows read, joined and thrown away.
     ids = (
         select(Contact.id, total_column.label("total"))
-        .where(*conditions)
+        .where(*_conditions(shape))
         .order_by(*ids_order)
-        .offset(request.offset)
-        .limit(request.per_page)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
         .subquery()
     )
-    query = (
+    return (
         select(Contact, ids.c.total)
         .join(ids, ids.c.id == Contact.id)
-        .where(Contact.account_id == account_id)
+        .where(Contact.account_id == bindparam("account_id"))
         .order_by(*order)
     )
-    rows = (await session.execute(query)).all()
-    if counted is None:  # the total came with the rows, if there were any
-        if rows:
-            counted = int(rows[0][1])
-        elif _whole_account(where):
-            counted = await count(session, account_id)
-        else:
-            counted = await _count_matches(session, conditions)
-    contacts = [contact for contact, _total in rows]
-    return await _load_parents(session, account_id, contacts), counted
 
 
-async def _count_matches(session: AsyncSession, conditions: Sequence[ColumnElement[bool]]) -> int:
-    found = await session.scalar(select(func.count()).select_from(Contact).where(*conditions))
+@functools.lru_cache(maxsize=64)
+def _count_statement(shape: _Shape) -> Select[Any]:
+    return select(func.count()).select_from(Contact).where(*_conditions(shape))
+
+
+async def _count_matches(session: AsyncSession, shape: _Shape, params: dict[str, Any]) -> int:
+    found = await session.scalar(_count_statement(shape), params)
     return found or 0
 
 

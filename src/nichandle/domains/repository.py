@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -32,18 +32,24 @@ class DomainFilter:
     registrant_is_default: bool = False
 
 
-async def _one(session: AsyncSession, account_id: int, match: ColumnElement[bool]) -> Domain | None:
-    query = select(Domain).where(Domain.account_id == account_id, match).options(_WITH_ROLES)
-    domain: Domain | None = await session.scalar(query)
-    return domain
+# Built once, with bound parameters (every GetDomain runs one; see contacts.repository).
+_IN_ACCOUNT = (
+    select(Domain).where(Domain.account_id == bindparam("account_id")).options(_WITH_ROLES)
+)
+_BY_NAME = _IN_ACCOUNT.where(Domain.name == bindparam("name"))
+_BY_ID = _IN_ACCOUNT.where(Domain.id == bindparam("domain_id"))
 
 
 async def by_name(session: AsyncSession, account_id: int, name: str) -> Domain | None:
-    return await _one(session, account_id, Domain.name == name)
+    domain: Domain | None = await session.scalar(_BY_NAME, {"account_id": account_id, "name": name})
+    return domain
 
 
 async def by_id(session: AsyncSession, account_id: int, domain_id: int) -> Domain | None:
-    return await _one(session, account_id, Domain.id == domain_id)
+    domain: Domain | None = await session.scalar(
+        _BY_ID, {"account_id": account_id, "domain_id": domain_id}
+    )
+    return domain
 
 
 def _has_role(account_id: int, role: str | None, contact_id: int) -> ColumnElement[bool]:

@@ -202,6 +202,29 @@ async def test_query_matching_nothing_returns_an_empty_page(
     assert body["meta"]["total"] == 0
 
 
+@pytest.mark.parametrize("query", ["a/s", "100%", "_x", "/"])
+async def test_query_takes_like_wildcards_and_the_escape_character_literally(
+    client: httpx.AsyncClient, team: Team, query: str
+) -> None:
+    literal = await create_contact(
+        client, team, company_name="Nordisk A/S 100% _x", email="literal@example.com"
+    )
+    # Would match "a/s", "100%" and "_x" if "/", "%" or "_" were taken as LIKE syntax.
+    await create_contact(client, team, company_name="Nordisk AS 1000 yx", email="near@example.com")
+    assert await list_handles(client, team, query=query) == [literal["handle"]]
+
+
+async def test_query_with_a_newline_matches_nothing_across_two_fields(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    # search_text joins the fields with newlines: "Ann\nSmith" must not find Ann Smith.
+    await create_contact(client, team, first_name="Ann", last_name="Smith", email="n@example.com")
+    assert await list_handles(client, team, query="ann") != []
+    body = await get_page(client, team, query="ann\nsmith")
+    assert body["data"] == []
+    assert body["meta"]["total"] == 0
+
+
 async def test_parent_handle_filters_to_sub_contacts(client: httpx.AsyncClient, team: Team) -> None:
     parent = await create_contact(client, team, email="parent@example.com")
     other_parent = await create_contact(client, team, email="other@example.com")
