@@ -4,8 +4,9 @@
 statement and its parameters as the driver received them (SQLAlchemy's
 ``before_cursor_execute``), so the replay runs exactly our repository's SQL, authentication
 included. ``python -m bench.ceiling`` replays them (job on stdin, result on stdout): asyncpg on
-PostgreSQL (one connection per concurrent loop, one transaction per request, as our unit of work
-does), sqlite3 on SQLite (BEGIN ... COMMIT per request, the app's pragmas).
+PostgreSQL (one connection per concurrent loop, each statement on its own, as our read requests
+run there: Database.statement_reader), sqlite3 on SQLite (BEGIN ... COMMIT per request, as the
+app reads there, with its pragmas).
 """
 
 from __future__ import annotations
@@ -115,9 +116,8 @@ async def _replay_postgresql(job: dict[str, Any]) -> tuple[list[int], float]:
             batch = batches[index % len(batches)]
             index += 1
             started = time.perf_counter_ns()
-            async with connection.transaction():
-                for sql, params in batch:
-                    await connection.fetch(sql, *params)
+            for sql, params in batch:
+                await connection.fetch(sql, *params)
             if started / 1e9 >= record_from:
                 latencies.append(time.perf_counter_ns() - started)
 

@@ -61,6 +61,9 @@ def build(
         for h in samples.handles
     ]
     scenarios = [
+        # The floor: one trivial statement through the same server, middleware and pool, so the
+        # ratio any endpoint could reach over its ceiling is measured, not guessed.
+        Scenario("floor", "HTTP floor: GET /healthz", [{"method": "GET", "path": "/healthz"}]),
         Scenario("get", "native get by handle", get),
         Scenario(
             "list",
