@@ -19,14 +19,13 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    inspect,
     select,
     text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 
 from nichandle.contacts.models import Contact, ContactCount
 from nichandle.paging import PageRequest
@@ -94,7 +93,7 @@ async def _one_with_parents(
 async def _load_parents(
     session: AsyncSession, account_id: int, found: Sequence[Contact]
 ) -> Sequence[Contact]:
-    level = [c for c in found if "parent" in inspect(c).unloaded]
+    level = [c for c in found if "parent" not in instance_dict(c)]
     for _depth in range(2):
         wanted = {c.parent_id for c in level if c.parent_id is not None}
         parents: dict[int, Contact] = {}
@@ -104,7 +103,7 @@ async def _load_parents(
         for contact in level:
             parent = parents.get(contact.parent_id) if contact.parent_id is not None else None
             set_committed_value(contact, "parent", parent)
-        level = [p for p in parents.values() if "parent" in inspect(p).unloaded]
+        level = [p for p in parents.values() if "parent" not in instance_dict(p)]
     return found
 
 

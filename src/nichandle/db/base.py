@@ -38,6 +38,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if type(value) is datetime and value.tzinfo is UTC:  # asyncpg's, every row
+            return value
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         if not isinstance(moment, datetime):  # pragma: no cover - drivers return datetimes
             raise TypeError(f"expected a datetime, got {type(value).__name__}")

@@ -103,7 +103,7 @@ class ContactRead(BaseModel):
     @classmethod
     def of(cls, contact: Contact, expand: frozenset[str] = frozenset()) -> ContactRead:
         """The parent is shown as its handle, or embedded whole with expand[]=parent."""
-        data = {name: getattr(contact, name) for name in _CONTACT_COLUMNS}
+        data = contact.values_of(_CONTACT_COLUMNS)
         data["metadata"] = contact.metadata_
         parent = contact.parent
         if parent is None:
