@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.db.base import utcnow
+from nichandle.db.rows import insert_rows
 from nichandle.events.models import OutboxEvent
 
 
@@ -25,8 +26,9 @@ async def emit_many(
     if not payloads:
         return
     now = utcnow()
-    await session.execute(
-        insert(OutboxEvent),
+    await insert_rows(
+        session,
+        cast(Table, OutboxEvent.__table__),
         [
             {"account_id": account_id, "name": name, "payload": payload, "created_at": now}
             for payload in payloads

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.service import Actor
 from nichandle.db.base import utcnow
+from nichandle.db.rows import insert_rows
 from nichandle.errors import NotFound
 from nichandle.history import repository
 from nichandle.history.models import ContactVersion, DomainRoleChange
@@ -58,8 +59,9 @@ async def record_contact_changes(
         return
     now = utcnow()
     # The table, not the ORM entity: plain rows skip the ORM's per-row bookkeeping.
-    await session.execute(
-        insert(cast(Table, ContactVersion.__table__)),
+    await insert_rows(
+        session,
+        cast(Table, ContactVersion.__table__),
         [
             {
                 "account_id": actor.account_id,
