@@ -2,8 +2,9 @@
 
 Each row is checked by the create path's own validators (``service.validate_fields``) and
 compared by the same fingerprint (``dedup.py``). The database work of a batch is a handful of
-statements whatever its size: one lookup of its fingerprints, one of its handles, one multi-row
-insert each for the contacts, their history versions and their ``contact.created`` events.
+statements whatever its size: one lookup of its fingerprints, one of its handles, one bulk
+write each (``db.rows``: COPY on PostgreSQL, a multi-row INSERT on SQLite) for the contacts,
+their history versions and their ``contact.created`` events.
 
 What an import decides beyond a single create (docs/decisions.md, "Import and export"):
 
@@ -34,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nichandle.accounts import repository as accounts_repository
 from nichandle.accounts.service import Actor
 from nichandle.contacts import repository
-from nichandle.contacts.dedup import fingerprint
 from nichandle.contacts.service import (
     HANDLE_ALPHABET,
     HANDLE_LENGTH,
@@ -96,9 +96,15 @@ class CheckedRow:
     values: dict[str, str | None] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     extension_data: dict[str, Any] = field(default_factory=dict)
-    fingerprint: str = ""
+    # service.derived_columns of the values (email_normalized, fingerprint), computed where the
+    # rows are checked, in the reader process, not again beside the writes.
+    derived: dict[str, str] = field(default_factory=dict)
     handle: str | None = None
     parent_handle: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.derived.get("fingerprint", "")
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,7 @@ def check_row(row: ImportRow) -> CheckedRow:
         values=values,
         metadata=metadata or {},
         extension_data=extensions or {},
-        fingerprint=fingerprint(values),
+        derived=derived_columns(values),
         handle=handle,
         parent_handle=_optional_text(fields.get("parent_handle")),
     )
@@ -419,7 +425,7 @@ class ContactImport:
             "metadata": new.row.metadata,
             "is_default": new.is_default,
             "parent_id": parent_id,
-            **derived_columns(values),
+            **new.row.derived,
             "dedup_fingerprint": new.row.fingerprint,
         }
 
