@@ -388,8 +388,7 @@ async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     """Inserts contacts (COPY on PostgreSQL, db.rows); handle -> id. ``rows`` are keyed by
     column name (``metadata``, not the attribute's ``metadata_``) and all have the same keys."""
     # Plain rows, not the ORM: its per-row bookkeeping doubled the cost of a batch.
-    ids = await insert_rows_with_ids(session, cast(Table, Contact.__table__), rows)
-    return {row["handle"]: id_ for row, id_ in zip(rows, ids, strict=True)}
+    return await insert_rows_with_ids(session, cast(Table, Contact.__table__), rows, key="handle")
 
 
 async def refresh_statistics(session: AsyncSession) -> None:
