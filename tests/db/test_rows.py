@@ -1,5 +1,5 @@
 """Plain rows in bulk (db.rows): COPY on PostgreSQL and a multi-row INSERT on SQLite store the
-same values, give ids in the rows' order, and fail whole, as SQLAlchemy's own errors."""
+same values, give the new ids by a key column, and fail whole, as SQLAlchemy's own errors."""
 
 from __future__ import annotations
 

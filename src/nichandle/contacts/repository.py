@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Label,
     Select,
+    SQLColumnExpression,
     Table,
     Text,
     UnaryExpression,
@@ -295,14 +296,26 @@ async def page(
     return await _load_parents(session, account_id, contacts), counted
 
 
+def _order_by(
+    sort: Sequence[tuple[str, bool]],
+    column: Callable[[int, str], SQLColumnExpression[Any]],
+    id_column: SQLColumnExpression[Any],
+) -> list[UnaryExpression[Any]]:
+    """ORDER BY the ``n``-th sort field's ``column(n, name)``, then by id unless the sort has it:
+    a stable order, so pages never overlap."""
+    order = [
+        column(n, name).desc() if desc else column(n, name).asc()
+        for n, (name, desc) in enumerate(sort)
+    ]
+    if not any(name == "id" for name, _ in sort):
+        order.append(id_column.asc())
+    return order
+
+
 # Sort orders come from requests: a bounded cache, however many combinations are asked for.
 @functools.lru_cache(maxsize=256)
 def _page_statement(shape: _Shape) -> Select[Any]:
-    order: list[UnaryExpression[Any]] = [
-        SORT_COLUMNS[name].desc() if desc else SORT_COLUMNS[name].asc() for name, desc in shape.sort
-    ]
-    if not any(name == "id" for name, _ in shape.sort):
-        order.append(Contact.id.asc())  # a stable order, so pages never overlap
+    order = _order_by(shape.sort, lambda _n, name: SORT_COLUMNS[name], Contact.id)
     # The page's ids first, from the indexes alone, then only those rows with their parents:
     # a deep page costs its depth in index entries, not in rows read, joined and thrown away.
     # The total comes with them: an unfiltered page's from the counts kept (ContactCount).
@@ -337,12 +350,7 @@ def _matches_page(shape: _Shape) -> Select[Any]:
         SORT_COLUMNS[name].label(f"sort_{n}") for n, (name, _desc) in enumerate(shape.sort)
     ]
     matches = select(Contact.id, *keys).where(*_conditions(shape)).cte("matches")
-    order = [
-        matches.c[f"sort_{n}"].desc() if desc else matches.c[f"sort_{n}"].asc()
-        for n, (_name, desc) in enumerate(shape.sort)
-    ]
-    if not any(name == "id" for name, _ in shape.sort):
-        order.append(matches.c.id.asc())
+    order = _order_by(shape.sort, lambda n, _name: matches.c[f"sort_{n}"], matches.c.id)
     total = select(func.count()).select_from(matches).scalar_subquery()
     return select(matches.c.id, total.label("total")).order_by(*order)
 

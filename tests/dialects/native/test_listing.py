@@ -294,6 +294,24 @@ async def test_sort_by_handle(client: httpx.AsyncClient, team: Team) -> None:
     assert await list_handles(client, team, sort="-handle") == sorted(handles, reverse=True)
 
 
+async def test_a_search_is_sorted_as_asked(client: httpx.AsyncClient, team: Team) -> None:
+    # A filtered page sorts its matches by their own keys (on PostgreSQL, inside the matches'
+    # CTE): the order must be the sort's, with id breaking ties.
+    handles = await sort_fixture(client, team)
+    await create_contact(client, team, last_name="Zwart", email="other@elsewhere.org")
+    by_name = [handles["Aalders"], handles["Bakker"], handles["Cohen"]]
+    assert await list_handles(client, team, query="example.com", sort="last_name") == by_name
+    assert await list_handles(client, team, query="example.com", sort="-email") == [
+        handles["Bakker"],
+        handles["Aalders"],
+        handles["Cohen"],
+    ]
+    page_two = await list_handles(
+        client, team, query="example.com", sort="-last_name", page=2, per_page=2
+    )
+    assert page_two == [handles["Aalders"]]
+
+
 @pytest.mark.parametrize("sort", ["-LAST_NAME", "-Last_Name", " -last_name "])
 async def test_sort_is_case_insensitive(client: httpx.AsyncClient, team: Team, sort: str) -> None:
     handles = await sort_fixture(client, team)
