@@ -29,6 +29,10 @@ SEARCH_TEXT_SQL = (
     "lower(first_name || '\n' || last_name || '\n' || coalesce(company_name, '') || '\n' "
     "|| email_normalized || '\n' || handle || '\n' || address_city)"
 )
+# SQLite's index of search_text (migration 0005): an FTS5 table with the trigram tokenizer, kept
+# by triggers, never mapped. A needle shorter than a trigram has no entry in it.
+SQLITE_SEARCH_INDEX = "contact_search"
+TRIGRAM = 3
 # contact_count keeps each account's total in this many rows (see ContactCount).
 COUNT_SHARDS = 16
 

@@ -225,6 +225,21 @@ async def test_query_with_a_newline_matches_nothing_across_two_fields(
     assert body["meta"]["total"] == 0
 
 
+async def test_query_follows_updates_and_deletes(client: httpx.AsyncClient, team: Team) -> None:
+    await create_contact(client, team, email="default@example.com")  # the last can't be deleted
+    contact = await create_contact(client, team, email="xylophone@example.com")
+    handle = contact["handle"]
+    changes = {"email": "marimba@example.com", "address_city": "Groningen"}
+    response = await client.patch(contact_url(handle), json=changes, headers=team.headers)
+    assert response.status_code == 200, response.text
+    assert await list_handles(client, team, query="xyloph") == []
+    assert await list_handles(client, team, query="marimba") == [handle]
+    assert await list_handles(client, team, query="groning") == [handle]
+    response = await client.delete(contact_url(handle), headers=team.headers)
+    assert response.status_code == 204, response.text
+    assert await list_handles(client, team, query="marimba") == []
+
+
 async def test_parent_handle_filters_to_sub_contacts(client: httpx.AsyncClient, team: Team) -> None:
     parent = await create_contact(client, team, email="parent@example.com")
     other_parent = await create_contact(client, team, email="other@example.com")
