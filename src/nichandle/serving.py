@@ -1,20 +1,29 @@
-"""`nichandle serve`: uvicorn, and with several workers a listening socket for each.
+"""`nichandle serve`: uvicorn, and with several workers one listening socket whose connections
+go to the worker serving the fewest.
 
-uvicorn's own supervisor binds one socket and shares it: whichever worker wakes first accepts
-every connection waiting (asyncio and uvloop accept in a loop), so a burst of keep-alive
-connections lands on one worker while the other idles. Measured with 32 connections opened at
-once against two workers: 32/0, 25/7 and 17/15 in three runs, and p99 latency set by the fuller
-worker. Here each worker listens on a socket of its own, bound with SO_REUSEPORT, and the kernel
-spreads connections over them by their addresses.
+A keep-alive connection stays with the worker that accepted it, so how connections are spread
+decides how the load is. uvicorn's own supervisor shares one socket: whichever worker wakes
+first accepts every connection waiting (32 opened at once against two workers: 32/0, 25/7 and
+17/15 in three runs). A socket per worker with SO_REUSEPORT lets the kernel hash connections
+over them: 16/16, 15/17, 13/19, 9/23 in five runs of 32, and the fuller worker set the p99 at
+concurrency 32 (bench/README.md, fourth pass), as it would behind a proxy keeping a pool of
+connections open. So this process accepts every connection itself and hands it, as a file
+descriptor over a Unix socket, to the worker with the fewest open connections (least
+connections, as a proxy balances); each worker counts the connections it has closed in memory
+the supervisor reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import socket
 import threading
+import time
+from multiprocessing.sharedctypes import RawArray
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -22,35 +31,115 @@ from uvicorn.supervisors.multiprocess import Process
 
 logger = logging.getLogger("uvicorn.error")
 
+# How long a worker's Unix socket may take to accept a connection before another worker gets it.
+HAND_OVER_TIMEOUT_SECONDS = 1.0
+
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to host:port that other sockets may bind too (SO_REUSEPORT)."""
+    """A TCP socket listening on host:port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.set_inheritable(True)
+    sock.listen(2048)  # uvicorn's default backlog
     return sock
 
 
+class _HandedConnectionsServer(uvicorn.Server):
+    """A uvicorn server that listens on nothing: it serves the connections that arrive as file
+    descriptors on ``sockets[0]`` (a Unix socket from the supervisor), and counts those it
+    closes in ``closed[index]``."""
+
+    def __init__(self, config: uvicorn.Config, closed: Any, index: int) -> None:
+        super().__init__(config)
+        self.closed = closed
+        self.index = index
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])
+        if not self.started or not sockets:
+            return
+        channel = sockets[0]
+        channel.setblocking(False)
+        loop = asyncio.get_running_loop()
+        loop.add_reader(channel.fileno(), self._take_connections, channel, loop)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if sockets:
+            asyncio.get_running_loop().remove_reader(sockets[0].fileno())
+        await super().shutdown(sockets=sockets)
+
+    def _protocol(self) -> asyncio.Protocol:
+        # As uvicorn's startup makes the protocol of each connection it accepts.
+        protocol: asyncio.Protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+        lost = protocol.connection_lost
+
+        def connection_lost(exc: Exception | None) -> None:
+            lost(exc)
+            self.closed[self.index] += 1
+
+        protocol.connection_lost = connection_lost  # type: ignore[method-assign]
+        return protocol
+
+    def _take_connections(self, channel: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(channel, 256, 256)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            message, fds = b"", []
+        if not message:  # the supervisor is gone: finish what is open, take nothing more
+            loop.remove_reader(channel.fileno())
+            self.should_exit = True
+            return
+        for fd in fds:
+            connection = socket.socket(fileno=fd)
+            loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
+
+
+class _Worker(Process):
+    """A uvicorn worker process whose one "socket" is its end of a Unix socket pair."""
+
+    def __init__(
+        self, config: uvicorn.Config, channel: socket.socket, closed: Any, index: int
+    ) -> None:
+        self.closed = closed
+        self.index = index
+        super().__init__(config, [channel])
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = _HandedConnectionsServer(self.config, self.closed, self.index)
+        return self._server
+
+
 class Workers:
-    """``config.workers`` uvicorn processes, each serving its own socket; a worker that dies is
-    replaced on the same socket, and SIGINT or SIGTERM stops them all."""
+    """``config.workers`` uvicorn processes behind one listening socket; this process accepts
+    and hands each connection to the worker with the fewest open. A worker that dies is
+    replaced; SIGINT or SIGTERM stops them all."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         self.config = config
-        self.sockets = [listening_socket(config.host, config.port)]
         # Bound before the first worker starts, so a port already taken fails at once.
-        port = self.sockets[0].getsockname()[1]
-        self.sockets += [listening_socket(config.host, port) for _ in range(config.workers - 1)]
-        self.processes: list[Process] = []
+        self.listener = listening_socket(config.host, config.port)
+        self.closed: Any = RawArray("q", config.workers)  # written by each worker, read here
+        self.handed = [0] * config.workers  # connections given to each worker
+        self.channels: list[socket.socket] = []
+        self.processes: list[_Worker] = []
+        self.lock = threading.Lock()  # the dispatcher against replacements
         self.should_exit = threading.Event()
 
-    def _start(self, sock: socket.socket) -> Process:
-        process = Process(self.config, [sock])
+    def _start(self, index: int) -> tuple[_Worker, socket.socket]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.settimeout(HAND_OVER_TIMEOUT_SECONDS)
+        self.closed[index] = self.handed[index] = 0
+        process = _Worker(self.config, theirs, self.closed, index)
         process.start()
-        return process
+        theirs.close()  # the worker has its copy; when it dies, handing over fails at once
+        return process, ours
 
     def run(self) -> None:
         def stop(_signal: int, _frame: FrameType | None) -> None:
@@ -58,13 +147,53 @@ class Workers:
 
         for each in (signal.SIGINT, signal.SIGTERM):
             signal.signal(each, stop)
-        self.processes = [self._start(sock) for sock in self.sockets]
+        started = [self._start(index) for index in range(self.config.workers)]
+        self.processes = [process for process, _ in started]
+        self.channels = [channel for _, channel in started]
+        dispatcher = threading.Thread(target=self._dispatch, name="dispatcher", daemon=True)
+        dispatcher.start()
         while not self.should_exit.wait(0.5):
             self._replace_dead()
+        dispatcher.join()
+        self.listener.close()
         for process in self.processes:
             process.terminate()
         for process in self.processes:
             process.join()
+
+    def _open(self, index: int) -> int:
+        return self.handed[index] - int(self.closed[index])
+
+    def least_busy(self) -> list[int]:
+        """Worker indexes, fewest open connections first; ties in turn."""
+        count = len(self.handed)
+        offset = sum(self.handed)
+        return sorted(range(count), key=lambda i: (self._open(i), (i - offset) % count))
+
+    def _dispatch(self) -> None:
+        self.listener.settimeout(0.5)
+        while not self.should_exit.is_set():
+            try:
+                connection, _address = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self.should_exit.is_set():
+                    return
+                time.sleep(0.05)  # out of file descriptors, say: let some close first
+                continue
+            with connection, self.lock:
+                self._hand_over(connection)
+
+    def _hand_over(self, connection: socket.socket) -> None:
+        for index in self.least_busy():
+            try:
+                socket.send_fds(self.channels[index], [b"c"], [connection.fileno()])
+            except OSError:  # dead, or stuck past the timeout: the next one
+                continue
+            self.handed[index] += 1
+            return
+        logger.error("No worker took a connection; it is closed.")
 
     def _replace_dead(self) -> None:
         for index, process in enumerate(self.processes):
@@ -78,7 +207,9 @@ class Workers:
                 self.should_exit.set()
                 return
             logger.info("Worker [%s] died; starting another.", process.pid)
-            self.processes[index] = self._start(self.sockets[index])
+            with self.lock:
+                self.channels[index].close()
+                self.processes[index], self.channels[index] = self._start(index)
 
 
 def serve(app: str, *, host: str, port: int, workers: int, access_log: bool = True) -> None:
@@ -95,4 +226,5 @@ def serve(app: str, *, host: str, port: int, workers: int, access_log: bool = Tr
     if workers <= 1:
         uvicorn.Server(config).run()
         return
+    logger.info("Uvicorn running on http://%s:%d with %d workers", host, port, workers)
     Workers(config).run()
