@@ -54,6 +54,7 @@ class _HandedConnectionsServer(uvicorn.Server):
         super().__init__(config)
         self.closed = closed
         self.index = index
+        self.handing: set[asyncio.Task[Any]] = set()  # held until done, as asyncio asks
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])
@@ -96,7 +97,9 @@ class _HandedConnectionsServer(uvicorn.Server):
             return
         for fd in fds:
             connection = socket.socket(fileno=fd)
-            loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
+            task = loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
+            self.handing.add(task)
+            task.add_done_callback(self.handing.discard)
 
 
 class _Worker(Process):
@@ -164,7 +167,7 @@ class Workers:
     def _open(self, index: int) -> int:
         return self.handed[index] - int(self.closed[index])
 
-    def least_busy(self) -> list[int]:
+    def _least_busy(self) -> list[int]:
         """Worker indexes, fewest open connections first; ties in turn."""
         count = len(self.handed)
         offset = sum(self.handed)
@@ -186,7 +189,7 @@ class Workers:
                 self._hand_over(connection)
 
     def _hand_over(self, connection: socket.socket) -> None:
-        for index in self.least_busy():
+        for index in self._least_busy():
             try:
                 socket.send_fds(self.channels[index], [b"c"], [connection.fileno()])
             except OSError:  # dead, or stuck past the timeout: the next one
