@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nichandle import write_path
 from nichandle.db.engine import create_database
 from nichandle.dialects.dnsimple import errors as dnsimple_errors
 from nichandle.dialects.dnsimple.ratelimit import DnsimpleRateLimit
@@ -91,6 +92,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, messa
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    write_path.connect()
     db = create_database(settings)
 
     @asynccontextmanager

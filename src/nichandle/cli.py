@@ -26,7 +26,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nichandle import contact_files, serving
+from nichandle import contact_files, serving, write_path
 from nichandle.accounts import service as accounts
 from nichandle.accounts.service import Actor
 from nichandle.contact_files import FileFormat
@@ -632,4 +632,5 @@ def contacts_export(
 
 
 def main() -> None:
+    write_path.connect()
     app()

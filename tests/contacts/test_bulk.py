@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from nichandle.accounts.service import Actor
-from nichandle.contacts import bulk, repository
+from nichandle.contacts import bulk, changes, repository
 from nichandle.contacts.bulk import HANDLE_PROBLEM, HANDLE_TAKEN, ContactImport, ImportRow
 from nichandle.contacts.models import Contact
-from nichandle.contacts.service import create_contact, snapshot
+from nichandle.contacts.service import ContactRef, create_contact, snapshot, update_contact
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.events.models import OutboxEvent
@@ -299,7 +299,8 @@ async def test_every_batch_commits_on_its_own_and_a_failing_one_leaves_nothing(
     async def fail(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(bulk, "record_contact_changes", fail)
+    # The history write of the one write point fails after the batch inserted its contacts.
+    monkeypatch.setattr(changes, "record_contact_changes", fail)
     second = bulk.check_rows(rows(person(3), person(4), first_line=3))
     with pytest.raises(RuntimeError):
         async with unit_of_work(db) as session:
@@ -359,10 +360,12 @@ async def test_export_gives_every_contact_the_default_first(db: Database) -> Non
     contacts = list((await contacts_of(db, team.id)).values())
     async with unit_of_work(db) as session:
         # Make the newest one the default: the export still starts with it.
-        await repository.clear_default(session, team.id)
-        newest = await repository.by_id(session, team.id, contacts[-1].id)
-        assert newest is not None
-        newest.is_default = True
+        await update_contact(
+            session,
+            Actor(team.id, None, "test"),
+            ContactRef(id=contacts[-1].id),
+            {"is_default": True},
+        )
 
     async with unit_of_work(db, write=False) as session:
         exported = [record async for record in bulk.export_contacts(session, team.id)]

@@ -20,9 +20,12 @@ async def account_by_slug(session: AsyncSession, slug: str) -> Account | None:
 
 
 async def lock_account(session: AsyncSession, account_id: int) -> None:
-    """Serialises per-account invariants (one default contact) on PostgreSQL; SQLite's single
-    writer already serialises every write."""
-    await session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+    """Serialises per-account invariants (one default contact, never no contact) on PostgreSQL;
+    SQLite's single writer already serialises every write. FOR NO KEY UPDATE: FOR UPDATE would
+    conflict with the key-share lock every insert of a row pointing at the account takes, and
+    two such writers deadlocked."""
+    query = select(Account.id).where(Account.id == account_id).with_for_update(key_share=True)
+    await session.execute(query)
 
 
 async def slugs_like(session: AsyncSession, base: str) -> set[str]:

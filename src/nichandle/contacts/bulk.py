@@ -34,13 +34,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts import repository as accounts_repository
 from nichandle.accounts.service import Actor
+from nichandle.contacts import changes as contact_changes
 from nichandle.contacts import repository
 from nichandle.contacts.service import (
     HANDLE_ALPHABET,
     HANDLE_LENGTH,
-    announce_to_domains,
+    ContactRef,
     derived_columns,
     snapshot,
+    update_contact,
     validate_fields,
     would_cycle,
 )
@@ -48,8 +50,7 @@ from nichandle.contacts.validation import TEXT_FIELDS
 from nichandle.db.base import utcnow
 from nichandle.db.session import violated_constraint
 from nichandle.errors import FieldErrors
-from nichandle.events.service import emit, emit_many
-from nichandle.history.service import ContactChange, record_contact_change, record_contact_changes
+from nichandle.history.service import ContactChange
 
 # A handle given in a file: what the EPP contact id allows (generated ones are a subset).
 HANDLE_PATTERN = re.compile(r"[A-Za-z0-9-]{3,16}")
@@ -388,28 +389,15 @@ class ContactImport:
                 if new.parent is not None and new.parent in ids
             ],
         )
-        await self._link_waiting(session, plan)
-        default = next((new for new in plan.new if new.is_default), None)
-        if default is not None:
-            contact = await repository.by_id(session, self.actor.account_id, default.id)
-            if contact is not None:  # pragma: no branch - inserted just above
-                await announce_to_domains(session, contact, only_unset_roles=True)
-        afters = [self._snapshot(new) for new in plan.new]
-        await record_contact_changes(
+        await contact_changes.record(
             session,
             self.actor,
-            action="create",
-            changes=[
-                ContactChange(new.id, new.handle, None, after)
-                for new, after in zip(plan.new, afters, strict=True)
+            [
+                ContactChange("create", new.id, new.handle, None, self._snapshot(new))
+                for new in plan.new
             ],
         )
-        await emit_many(
-            session,
-            self.actor.account_id,
-            "contact.created",
-            [{"contact": after} for after in afters],
-        )
+        await self._link_waiting(session, plan)
 
     def _columns(self, new: _New, plan: _Plan, now: Any) -> dict[str, Any]:
         """The contact's row, by column name (repository.insert_many)."""
@@ -470,21 +458,13 @@ class ContactImport:
                     continue  # deleted meanwhile, or given a parent by someone else
                 if await would_cycle(session, child, parent):
                     continue
-                before = snapshot(child)
-                child.parent = parent
-                child.updated_at = utcnow()
-                await session.flush()
-                after = snapshot(child)
-                record_contact_change(
+                await update_contact(
                     session,
                     self.actor,
-                    action="update",
-                    contact_id=child.id,
-                    handle=child.handle,
-                    before=before,
-                    after=after,
+                    ContactRef(id=child.id),
+                    {"parent_handle": parent.handle},
+                    allow_identity_change=True,
                 )
-                emit(session, account_id, "contact.updated", {"before": before, "contact": after})
 
     def _remember(self, plan: _Plan) -> None:
         """After a batch succeeded: what later batches must know about this one."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -71,6 +71,16 @@ _IN_ACCOUNT = select(Contact).where(Contact.account_id == bindparam("account_id"
 _BY_HANDLE = _IN_ACCOUNT.where(Contact.handle == bindparam("handle"))
 _BY_ID = _IN_ACCOUNT.where(Contact.id == bindparam("contact_id"))
 _BY_IDS = _IN_ACCOUNT.where(Contact.id.in_(bindparam("ids", expanding=True)))
+_DEFAULT = _IN_ACCOUNT.where(Contact.is_default)
+
+# How a write holds the contacts it reads (the lock order: docs/decisions.md, "Concurrency"):
+# "update" for the contact it changes; "key_share" for a contact it points at (a role, a
+# parent), which keeps that contact from being deleted until the write commits.
+Lock = Literal["update", "key_share"]
+_LOCKS: dict[Lock, Callable[[Select[Contact]], Select[Contact]]] = {
+    "update": lambda q: q.with_for_update().execution_options(populate_existing=True),
+    "key_share": lambda q: q.with_for_update(read=True, key_share=True),
+}
 
 
 async def _with_parents(
@@ -88,17 +98,27 @@ async def _with_parents(
 
 
 async def _one_with_parents(
-    session: AsyncSession, account_id: int, query: Select[Contact], params: dict[str, Any]
+    session: AsyncSession,
+    account_id: int,
+    query: Select[Contact],
+    params: dict[str, Any],
+    *,
+    lock: Lock | None = None,
 ) -> Contact | None:
-    """The contact a prebuilt statement finds, with its parents (see _with_parents)."""
+    """The contact a prebuilt statement finds, with its parents (see _with_parents); locked, and
+    as it is now rather than as this session last saw it, when ``lock`` is given."""
+    if lock is not None:
+        query = _LOCKS[lock](query)
     found = (await session.scalars(query, {"account_id": account_id, **params})).first()
-    return (await _load_parents(session, account_id, [found]))[0] if found else None
+    if found is None:
+        return None
+    return (await _load_parents(session, account_id, [found], fresh=lock is not None))[0]
 
 
 async def _load_parents(
-    session: AsyncSession, account_id: int, found: Sequence[Contact]
+    session: AsyncSession, account_id: int, found: Sequence[Contact], *, fresh: bool = False
 ) -> Sequence[Contact]:
-    level = [c for c in found if "parent" not in instance_dict(c)]
+    level = [c for c in found if fresh or "parent" not in instance_dict(c)]
     for _depth in range(2):
         wanted = {c.parent_id for c in level if c.parent_id is not None}
         parents: dict[int, Contact] = {}
@@ -117,14 +137,20 @@ def _storable(text: str) -> bool:
     return "\x00" not in text
 
 
-async def by_handle(session: AsyncSession, account_id: int, handle: str) -> Contact | None:
+async def by_handle(
+    session: AsyncSession, account_id: int, handle: str, *, lock: Lock | None = None
+) -> Contact | None:
     if not _storable(handle):
         return None
-    return await _one_with_parents(session, account_id, _BY_HANDLE, {"handle": handle})
+    return await _one_with_parents(session, account_id, _BY_HANDLE, {"handle": handle}, lock=lock)
 
 
-async def by_id(session: AsyncSession, account_id: int, contact_id: int) -> Contact | None:
-    return await _one_with_parents(session, account_id, _BY_ID, {"contact_id": contact_id})
+async def by_id(
+    session: AsyncSession, account_id: int, contact_id: int, *, lock: Lock | None = None
+) -> Contact | None:
+    return await _one_with_parents(
+        session, account_id, _BY_ID, {"contact_id": contact_id}, lock=lock
+    )
 
 
 async def by_handles(
@@ -154,13 +180,17 @@ async def default_contact_id(session: AsyncSession, account_id: int) -> int | No
     return await session.scalar(query)
 
 
-async def clear_default(session: AsyncSession, account_id: int) -> None:
-    await session.execute(
-        update(Contact)
-        .where(Contact.account_id == account_id, Contact.is_default)
-        .values(is_default=False)
-        .execution_options(synchronize_session="fetch")
-    )
+async def default_contact(
+    session: AsyncSession, account_id: int, *, lock: Lock | None = None
+) -> Contact | None:
+    return await _one_with_parents(session, account_id, _DEFAULT, {}, lock=lock)
+
+
+async def has_others(session: AsyncSession, account_id: int, contact_id: int) -> bool:
+    """Whether the account has a contact besides this one: read from the table, not the
+    trigger-kept counts, so the last-contact rule never rests on a counter."""
+    query = select(exists().where(Contact.account_id == account_id, Contact.id != contact_id))
+    return bool(await session.scalar(query))
 
 
 async def count(session: AsyncSession, account_id: int) -> int:

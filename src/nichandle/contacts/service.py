@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts import repository as accounts_repository
 from nichandle.accounts.service import Actor
+from nichandle.contacts import changes as contact_changes
 from nichandle.contacts import repository
 from nichandle.contacts.dedup import fingerprint
 from nichandle.contacts.metadata import merge_metadata
 from nichandle.contacts.models import Contact
-from nichandle.contacts.repository import ContactFilter
+from nichandle.contacts.repository import ContactFilter, Lock
 from nichandle.contacts.validation import (
     TEXT_FIELDS,
     clean_text,
@@ -25,11 +26,8 @@ from nichandle.contacts.validation import (
 )
 from nichandle.db.base import parse_id, utcnow
 from nichandle.db.session import violated_constraint
-from nichandle.domains import repository as domains_repository
-from nichandle.domains.models import ROLES
 from nichandle.errors import Conflict, FieldErrors, NotFound, Problem
-from nichandle.events.service import emit, emit_many
-from nichandle.history.service import record_contact_change
+from nichandle.history.service import ContactAction, ContactChange
 from nichandle.paging import Page, PageRequest
 
 # Native PATCH may not change who the contact is: that takes a new contact (Domain Chief's rule).
@@ -52,6 +50,17 @@ HANDLE_LENGTH = 12
 class CreateOutcome:
     contact: Contact
     created: bool
+
+
+@dataclass(frozen=True)
+class ContactRef:
+    """A contact as the wire names it: by handle (native) or by id (DNSimple)."""
+
+    handle: str | None = None
+    id: int | str | None = None
+
+    def __str__(self) -> str:
+        return str(self.handle if self.handle is not None else self.id)
 
 
 def new_handle() -> str:
@@ -139,44 +148,40 @@ def _apply_values(contact: Contact, values: Mapping[str, str | None]) -> None:
         setattr(contact, field, value)
 
 
-async def _make_default(session: AsyncSession, contact: Contact) -> None:
-    """Switches the account's default to ``contact``, serialised per account."""
+async def _make_default(
+    session: AsyncSession, actor: Actor, contact: Contact, *, unless_one_exists: bool = False
+) -> list[ContactChange]:
+    """Makes ``contact`` the account's default, serialised per account; the contact that was the
+    default until now changes too, and is recorded as changed. With ``unless_one_exists``
+    nothing happens when, once the account is locked, another contact is the default."""
     await accounts_repository.lock_account(session, contact.account_id)
-    await repository.clear_default(session, contact.account_id)
+    previous = await repository.default_contact(session, contact.account_id, lock="update")
+    if previous is contact:
+        return []
+    if previous is not None and unless_one_exists:
+        return []
+    moved = []
+    if previous is not None:
+        before = snapshot(previous)
+        previous.is_default = False
+        previous.updated_at = utcnow()
+        # Written before the new default is: one default per account, at every moment.
+        await session.flush()
+        moved.append(_change("update", previous, before))
     contact.is_default = True
+    return moved
+
+
+def _change(
+    action: ContactAction, contact: Contact, before: dict[str, Any] | None
+) -> ContactChange:
+    after = None if action == "delete" else snapshot(contact)
+    return ContactChange(action, contact.id, contact.handle, before, after)
 
 
 async def default_contact(session: AsyncSession, account_id: int) -> Contact | None:
     """The contact that stands in for every role a domain leaves unset."""
-    default_id = await repository.default_contact_id(session, account_id)
-    return await repository.by_id(session, account_id, default_id) if default_id else None
-
-
-async def announce_to_domains(
-    session: AsyncSession, contact: Contact, *, only_unset_roles: bool = False
-) -> int:
-    """One ``domain.contacts_changed`` event per domain whose roles resolve to ``contact``,
-    so registry sync pushes the new details. Returns how many domains were affected."""
-    rows = await domains_repository.role_rows_of_contact(
-        session, contact.account_id, contact.id, include_unset=contact.is_default
-    )
-    if only_unset_roles:
-        rows = [row for row in rows if row[2] is None]
-    by_domain: dict[int, tuple[str, set[str]]] = {}
-    unset_ids = [domain_id for domain_id, _name, role in rows if role is None]
-    present = await domains_repository.roles_set_of(session, unset_ids) if unset_ids else {}
-    for domain_id, name, role in rows:
-        roles = by_domain.setdefault(domain_id, (name, set()))[1]
-        if role is None:
-            roles.update(set(ROLES) - present.get(domain_id, set()))
-        else:
-            roles.add(role)
-    payloads = [
-        {"domain": name, "domain_id": domain_id, "contact": contact.handle, "roles": sorted(roles)}
-        for domain_id, (name, roles) in sorted(by_domain.items())
-    ]
-    await emit_many(session, contact.account_id, "domain.contacts_changed", payloads)
-    return len(payloads)
+    return await repository.default_contact(session, account_id)
 
 
 async def create_contact(
@@ -208,7 +213,9 @@ async def create_contact(
     parent = None
     if fields.get("parent_handle"):
         # An unknown parent is ignored on create (Domain Chief's rule).
-        parent = await repository.by_handle(session, actor.account_id, fields["parent_handle"])
+        parent = await repository.by_handle(
+            session, actor.account_id, fields["parent_handle"], lock="key_share"
+        )
 
     now = utcnow()
     contact = Contact(
@@ -225,16 +232,16 @@ async def create_contact(
     _apply_values(contact, values)
     while await repository.handle_taken(session, actor.account_id, contact.handle):
         contact.handle = new_handle()
+    moved: list[ContactChange] = []
     try:
         # A savepoint, so that losing the dedup race undoes the default switch too.
         async with session.begin_nested():
-            # A team's first contact becomes its default, so every domain role has a fallback.
-            if (
-                fields.get("is_default")
-                or await repository.default_contact_id(session, actor.account_id) is None
-            ):
-                await _make_default(session, contact)
             session.add(contact)
+            # A team's first contact becomes its default, so every domain role has a fallback.
+            if fields.get("is_default"):
+                moved = await _make_default(session, actor, contact)
+            elif await repository.default_contact_id(session, actor.account_id) is None:
+                moved = await _make_default(session, actor, contact, unless_one_exists=True)
     except IntegrityError as exc:
         if violated_constraint(exc) != "uq_contact_account_id_dedup_fingerprint":
             raise
@@ -242,46 +249,34 @@ async def create_contact(
         if winner is None:  # pragma: no cover - the winner cannot vanish inside our transaction
             raise
         return CreateOutcome(winner, created=False)
-
-    if contact.is_default:
-        await announce_to_domains(session, contact, only_unset_roles=True)
-    after = snapshot(contact)
-    record_contact_change(
-        session,
-        actor,
-        action="create",
-        contact_id=contact.id,
-        handle=contact.handle,
-        before=None,
-        after=after,
-    )
-    emit(session, actor.account_id, "contact.created", {"contact": after})
+    await contact_changes.record(session, actor, [*moved, _change("create", contact, None)])
     return CreateOutcome(contact, created=True)
 
 
-async def get_contact(session: AsyncSession, account_id: int, handle: str) -> Contact:
-    contact = await repository.by_handle(session, account_id, handle)
-    if contact is None:
-        raise not_found(handle)
-    return contact
-
-
-async def find_contact_by_id(
-    session: AsyncSession, account_id: int, contact_id: int | str
-) -> Contact | None:
-    """The account's contact with this id, or None (also for ids that can't exist)."""
-    number = parse_id(contact_id)
-    return await repository.by_id(session, account_id, number) if number is not None else None
-
-
-async def get_contact_by_id(
-    session: AsyncSession, account_id: int, contact_id: int | str
+async def get_contact(
+    session: AsyncSession, account_id: int, ref: ContactRef | str, *, lock: Lock | None = None
 ) -> Contact:
-    """A contact by id as the wire gives it; anything that names no contact is not found."""
-    contact = await find_contact_by_id(session, account_id, contact_id)
+    """The account's contact by handle or id; anything that names no contact is not found.
+    A plain string is a handle."""
+    ref = ContactRef(handle=ref) if isinstance(ref, str) else ref
+    contact = None
+    if ref.handle is not None:
+        contact = await repository.by_handle(session, account_id, ref.handle, lock=lock)
+    elif (number := parse_id(ref.id if ref.id is not None else "")) is not None:
+        contact = await repository.by_id(session, account_id, number, lock=lock)
     if contact is None:
-        raise not_found(contact_id)
+        raise not_found(str(ref))
     return contact
+
+
+async def find_contact(
+    session: AsyncSession, account_id: int, ref: ContactRef, *, lock: Lock | None = None
+) -> Contact | None:
+    """get_contact, with None for a reference that names no contact."""
+    try:
+        return await get_contact(session, account_id, ref, lock=lock)
+    except NotFound:
+        return None
 
 
 async def contacts_by_handles(
@@ -367,28 +362,13 @@ async def would_cycle(session: AsyncSession, contact: Contact, parent: Contact) 
 async def update_contact(
     session: AsyncSession,
     actor: Actor,
-    handle: str,
-    changes: Mapping[str, Any],
-    *,
-    allow_identity_change: bool = False,
-) -> Contact:
-    """Changes only the fields given; the result is validated as a whole contact."""
-    contact = await get_contact(session, actor.account_id, handle)
-    return await update_loaded_contact(
-        session, actor, contact, changes, allow_identity_change=allow_identity_change
-    )
-
-
-async def update_loaded_contact(
-    session: AsyncSession,
-    actor: Actor,
-    contact: Contact,
+    ref: ContactRef | str,
     changes: Mapping[str, Any],
     *,
     allow_identity_change: bool = False,
     require: Sequence[str] = (),
 ) -> Contact:
-    """Like update_contact, for a contact the caller already looked up (by id or handle).
+    """Changes only the fields given; the result is validated as a whole contact.
 
     ``require``: fields that must not be blank in the updated contact (a dialect's contract).
     """
@@ -405,6 +385,24 @@ async def update_loaded_contact(
         raise FieldErrors.single(
             "is_default", "invalid", "can only be true; make another contact the default instead"
         )
+    if changes.get("is_default") is True or "parent_handle" in changes:
+        # Lock order: the account before its contacts (docs/decisions.md, "Concurrency").
+        await accounts_repository.lock_account(session, actor.account_id)
+    contact = await get_contact(session, actor.account_id, ref, lock="update")
+    recorded = await _update(session, actor, contact, changes, require=require)
+    await contact_changes.record(session, actor, recorded)
+    return contact
+
+
+async def _update(
+    session: AsyncSession,
+    actor: Actor,
+    contact: Contact,
+    changes: Mapping[str, Any],
+    *,
+    require: Sequence[str] = (),
+) -> list[ContactChange]:
+    """Applies the changes to a contact this transaction holds locked; what to record."""
     before = snapshot(contact)
     text = {field: changes.get(field, before[field]) for field in TEXT_FIELDS}
     values, metadata, extensions = validate_fields(
@@ -425,36 +423,19 @@ async def update_loaded_contact(
         contact.extension_data = extensions
     if "parent_handle" in changes:
         await _set_parent(session, contact, changes["parent_handle"])
-    became_default = changes.get("is_default") is True and not contact.is_default
-    if became_default:
-        await _make_default(session, contact)
-
-    after = snapshot(contact)
-    if after == before:
-        return contact
+    moved: list[ContactChange] = []
+    if changes.get("is_default") is True and not contact.is_default:
+        moved = await _make_default(session, actor, contact)
+    if snapshot(contact) == before:
+        return []
     contact.updated_at = utcnow()
-    await session.flush()
-    record_contact_change(
-        session,
-        actor,
-        action="update",
-        contact_id=contact.id,
-        handle=contact.handle,
-        before=before,
-        after=after,
-    )
-    emit(session, actor.account_id, "contact.updated", {"before": before, "contact": after})
-    if any(before[field] != after[field] for field in TEXT_FIELDS):
-        await announce_to_domains(session, contact)
-    elif became_default:
-        await announce_to_domains(session, contact, only_unset_roles=True)
-    return contact
+    return [*moved, _change("update", contact, before)]
 
 
 async def _set_parent(session: AsyncSession, contact: Contact, parent_handle: str | None) -> None:
     # An unknown (or empty) parent handle removes the parent (Domain Chief's rule).
     parent = (
-        await repository.by_handle(session, contact.account_id, parent_handle)
+        await repository.by_handle(session, contact.account_id, parent_handle, lock="key_share")
         if parent_handle
         else None
     )
@@ -465,65 +446,16 @@ async def _set_parent(session: AsyncSession, contact: Contact, parent_handle: st
     contact.parent = parent
 
 
-async def update_contact_by_id(
-    session: AsyncSession,
-    actor: Actor,
-    contact_id: int | str,
-    changes: Mapping[str, Any],
-    *,
-    allow_identity_change: bool = False,
-    require: Sequence[str] = (),
-) -> Contact:
-    """update_contact for a contact named by id (dialects that identify contacts by id)."""
-    contact = await get_contact_by_id(session, actor.account_id, contact_id)
-    return await update_loaded_contact(
-        session,
-        actor,
-        contact,
-        changes,
-        allow_identity_change=allow_identity_change,
-        require=require,
-    )
-
-
-async def delete_contact(session: AsyncSession, actor: Actor, handle: str) -> None:
-    """Deletes a contact nothing depends on; its history stays."""
-    contact = await get_contact(session, actor.account_id, handle)
-    await delete_loaded_contact(session, actor, contact)
-
-
-async def delete_contact_by_id(session: AsyncSession, actor: Actor, contact_id: int | str) -> None:
-    """delete_contact for a contact named by id."""
-    contact = await get_contact_by_id(session, actor.account_id, contact_id)
-    await delete_loaded_contact(session, actor, contact)
-
-
 IN_USE_EXAMPLES = 10
 
 
-async def _refuse_if_in_use(session: AsyncSession, contact: Contact) -> None:
-    account_id = contact.account_id
-    domains = await domains_repository.domain_names_using(
-        session, account_id, contact.id, limit=IN_USE_EXAMPLES + 1
-    )
-    certificates = await domains_repository.certificate_names_using(
-        session, account_id, contact.id, limit=IN_USE_EXAMPLES + 1
-    )
-    if not domains and not certificates:
-        return
-    parts = []
-    for kind, found in (("domains", domains), ("certificates", certificates)):
-        if found:
-            more = ", ..." if len(found) > IN_USE_EXAMPLES else ""
-            parts.append(f"{kind} {', '.join(found[:IN_USE_EXAMPLES])}{more}")
-    raise Conflict(
-        f"The contact is in use by {' and '.join(parts)}; assign other contacts first",
-        code="contact_in_use",
-    )
-
-
-async def delete_loaded_contact(session: AsyncSession, actor: Actor, contact: Contact) -> None:
-    if await repository.count(session, actor.account_id) <= 1:
+async def delete_contact(session: AsyncSession, actor: Actor, ref: ContactRef | str) -> None:
+    """Deletes a contact nothing depends on; its history stays."""
+    # Lock order: the account, then the contact (docs/decisions.md, "Concurrency"): deletes
+    # and default moves of one account queue, so it never ends without a default or contact.
+    await accounts_repository.lock_account(session, actor.account_id)
+    contact = await get_contact(session, actor.account_id, ref, lock="update")
+    if not await repository.has_others(session, actor.account_id, contact.id):
         raise Conflict(
             "The contact is the team's last contact and cannot be deleted",
             code="contact_is_last",
@@ -535,20 +467,26 @@ async def delete_loaded_contact(session: AsyncSession, actor: Actor, contact: Co
             code="contact_is_default",
         )
     await _refuse_if_in_use(session, contact)
+    recorded = []
     for child in await repository.children(session, actor.account_id, contact.id):
-        await update_loaded_contact(
-            session, actor, child, {"parent_handle": None}, allow_identity_change=True
+        locked = await get_contact(
+            session, actor.account_id, ContactRef(id=child.id), lock="update"
         )
+        recorded += await _update(session, actor, locked, {"parent_handle": None})
     before = snapshot(contact)
     await session.delete(contact)
-    await session.flush()
-    record_contact_change(
-        session,
-        actor,
-        action="delete",
-        contact_id=contact.id,
-        handle=contact.handle,
-        before=before,
-        after=None,
-    )
-    emit(session, actor.account_id, "contact.deleted", {"contact": before})
+    await contact_changes.record(session, actor, [*recorded, _change("delete", contact, before)])
+
+
+async def _refuse_if_in_use(session: AsyncSession, contact: Contact) -> None:
+    parts = []
+    for dependents in contact_changes.dependents():
+        found = await dependents.names_using(session, contact, limit=IN_USE_EXAMPLES + 1)
+        if found:
+            more = ", ..." if len(found) > IN_USE_EXAMPLES else ""
+            parts.append(f"{dependents.kind} {', '.join(found[:IN_USE_EXAMPLES])}{more}")
+    if parts:
+        raise Conflict(
+            f"The contact is in use by {' and '.join(parts)}; assign other contacts first",
+            code="contact_in_use",
+        )

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from nichandle import clock
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -63,7 +65,8 @@ def parse_id(value: int | str) -> int | None:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, from the one injectable clock (nichandle.clock): column defaults and rules alike."""
+    return clock.now()
 
 
 class Base(DeclarativeBase):

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.db.engine import Database
@@ -39,6 +39,12 @@ UNIQUE_RULES = (
         "This handle is already in use",
     ),
     UniqueRule(
+        "uq_domain_account_id_name",
+        "domain.account_id, domain.name",
+        "domain_exists",
+        "The domain is already in this account",
+    ),
+    UniqueRule(
         "uq_contact_default",
         "contact.account_id",
         "contact_default_conflict",
@@ -63,12 +69,43 @@ def violated_constraint(exc: IntegrityError) -> str | None:
     return None
 
 
+# SQLSTATEs of the failures a concurrent transaction causes (PostgreSQL; SQLite's single writer
+# has none of them): the writes take their locks in one order (docs/decisions.md,
+# "Concurrency"), so these are the exception; the client is told to retry, never shown a 500.
+_FOREIGN_KEY_VIOLATION = "23503"
+_CONCURRENCY_FAILURES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def concurrent_change() -> Conflict:
+    return Conflict(
+        "Another request changed the same records at the same time; retry",
+        code="concurrent_change",
+    )
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
 def translate_integrity_error(exc: IntegrityError) -> Exception:
-    """The one place a unique-constraint violation becomes a Conflict."""
+    """The one place a constraint violation becomes a Conflict: a named unique constraint as its
+    rule says, a foreign key (a record that another request deleted meanwhile) as a retry."""
     name = violated_constraint(exc)
     for rule in UNIQUE_RULES:
         if rule.constraint == name:
             return Conflict(rule.message, code=rule.code)
+    if _sqlstate(exc) == _FOREIGN_KEY_VIOLATION:
+        return concurrent_change()
+    return exc
+
+
+def translate_database_error(exc: DBAPIError) -> Exception:
+    """What a failed statement means to the client (called at the unit of work's boundary)."""
+    if isinstance(exc, IntegrityError):
+        return translate_integrity_error(exc)
+    if _sqlstate(exc) in _CONCURRENCY_FAILURES:
+        return concurrent_change()
     return exc
 
 
@@ -87,9 +124,9 @@ async def unit_of_work(
         try:
             yield session
             await session.commit()
-        except IntegrityError as exc:
+        except DBAPIError as exc:
             await session.rollback()
-            translated = translate_integrity_error(exc)
+            translated = translate_database_error(exc)
             if translated is exc:
                 raise
             raise translated from exc

@@ -12,18 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts import repository as accounts_repository
 from nichandle.accounts.service import Actor
-from nichandle.contacts import repository as contacts_repository
+from nichandle.contacts import matching
 from nichandle.contacts import service as contacts
-from nichandle.contacts.addresses import compose_address1
-from nichandle.contacts.dedup import IDENTITY_FIELDS, fingerprint
 from nichandle.contacts.models import Contact
+from nichandle.contacts.service import ContactRef
 from nichandle.db.base import parse_id, utcnow
-from nichandle.domains import names, repository
-from nichandle.domains.models import ROLES, Certificate, Domain, DomainContact
+from nichandle.domains import names, repository, roles
+from nichandle.domains.models import ROLES, Domain
 from nichandle.domains.repository import DomainFilter
+from nichandle.domains.roles import used_by
 from nichandle.errors import Conflict, ErrorCollector, FieldErrors, NotFound, Problem
 from nichandle.events.service import emit
-from nichandle.history.service import record_role_change
 from nichandle.paging import Page, PageRequest
 
 DEFAULT_TERM = timedelta(days=365)
@@ -133,7 +132,10 @@ async def _contacts_for_roles(
         if handle is None:
             found[role] = None
             continue
-        contact = await contacts_repository.by_handle(session, account_id, handle)
+        # Key-share locked: a contact being assigned can't be deleted until this commits.
+        contact = await contacts.find_contact(
+            session, account_id, ContactRef(handle=handle), lock="key_share"
+        )
         if contact is None:
             errors.add(f"contacts.{role}", "not_found", f"contact `{handle}` not found")
         found[role] = contact
@@ -162,55 +164,6 @@ async def resolve_many(session: AsyncSession, domains: Sequence[Domain]) -> list
                 view.roles[role] = ResolvedRole(default, by_default=True) if default else None
         views.append(view)
     return views
-
-
-async def _assign_roles(
-    session: AsyncSession,
-    actor: Actor,
-    domain: Domain,
-    assignments: Mapping[str, Contact | None],
-) -> None:
-    """Points roles at contacts (None: back to the default); history and an event if changed."""
-    current = {row.role: row for row in domain.roles}
-    changed: list[tuple[str, str | None, str | None]] = []
-    for role, contact in assignments.items():
-        row = current.get(role)
-        before = row.contact.handle if row else None
-        after = contact.handle if contact else None
-        if before == after:
-            continue
-        if contact is None and row is not None:
-            domain.roles.remove(row)
-        elif row is None and contact is not None:
-            domain.roles.append(
-                DomainContact(
-                    role=role, account_id=domain.account_id, contact_id=contact.id, contact=contact
-                )
-            )
-        elif row is not None and contact is not None:
-            row.contact_id = contact.id
-            row.contact = contact
-        changed.append((role, before, after))
-    if not changed:
-        return
-    domain.updated_at = utcnow()
-    await session.flush()
-    for role, before, after in changed:
-        record_role_change(
-            session,
-            actor,
-            domain_id=domain.id,
-            domain_name=domain.name,
-            role=role,
-            before_handle=before,
-            after_handle=after,
-        )
-    emit(
-        session,
-        actor.account_id,
-        "domain.contacts_changed",
-        {"domain": domain.name, "domain_id": domain.id, "roles": [c[0] for c in changed]},
-    )
 
 
 async def add_domain(
@@ -251,12 +204,15 @@ async def add_domain(
     emit(
         session, actor.account_id, "domain.created", {"domain": domain.name, "domain_id": domain.id}
     )
-    await _assign_roles(session, actor, domain, assignments)
+    await roles.assign_roles(session, actor, domain, assignments)
     return await resolve(session, domain)
 
 
-async def get_domain_model(session: AsyncSession, account_id: int, name: str) -> Domain:
-    domain = await repository.by_name(session, account_id, _lookup_name(name))
+async def get_domain_model(
+    session: AsyncSession, account_id: int, name: str, *, lock: bool = False
+) -> Domain:
+    """The domain by name; ``lock``: held until commit, as it is now (writes of its roles)."""
+    domain = await repository.by_name(session, account_id, _lookup_name(name), lock=lock)
     if domain is None:
         raise domain_not_found(name)
     return domain
@@ -297,10 +253,8 @@ async def list_domains(
     """A page of the account's domains; ``contact``/``registrant`` count the default fallback."""
     where = DomainFilter(
         query=query or None,
-        contact_id=contact.id if contact else None,
-        contact_is_default=bool(contact and contact.is_default),
-        registrant_id=registrant.id if registrant else None,
-        registrant_is_default=bool(registrant and registrant.is_default),
+        contact=used_by(contact) if contact else None,
+        registrant=used_by(registrant) if registrant else None,
     )
     items, total = await repository.page(session, account_id, where, request, sort)
     return Page(items=await resolve_many(session, items), total=total, request=request)
@@ -318,7 +272,7 @@ async def list_domains_by_registrant_id(
     """Like list_domains, with the registrant named by contact id (unknown id: no domains)."""
     registrant = None
     if registrant_id is not None:
-        registrant = await contacts.find_contact_by_id(session, account_id, registrant_id)
+        registrant = await contacts.find_contact(session, account_id, ContactRef(id=registrant_id))
         if registrant is None:
             return Page(items=[], total=0, request=request)
     return await list_domains(
@@ -337,7 +291,9 @@ async def list_domains_by_handle(
     """Like list_domains, with the contact named by handle (unknown handle: no domains)."""
     contact = None
     if contact_handle:
-        contact = await contacts_repository.by_handle(session, account_id, contact_handle)
+        contact = await contacts.find_contact(
+            session, account_id, ContactRef(handle=contact_handle)
+        )
         if contact is None:
             return Page(items=[], total=0, request=request)
     return await list_domains(session, account_id, request, query=query, contact=contact)
@@ -353,15 +309,15 @@ async def update_domain(
     reset_roles: bool = False,
 ) -> DomainView:
     """Changes settings, and the roles given (``reset_roles``: every role back to the default)."""
-    domain = await get_domain_model(session, actor.account_id, name)
+    domain = await get_domain_model(session, actor.account_id, name, lock=True)
     errors = ErrorCollector()
     _apply_settings(domain, changes, errors)
     errors.raise_if_any()
     if reset_roles:
-        await _assign_roles(session, actor, domain, dict.fromkeys(ROLES))
+        await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
     elif contacts_by_role:
         assignments = await _contacts_for_roles(session, actor.account_id, contacts_by_role)
-        await _assign_roles(session, actor, domain, assignments)
+        await roles.assign_roles(session, actor, domain, assignments)
     if session.is_modified(domain):
         domain.updated_at = utcnow()
         emit(
@@ -375,24 +331,6 @@ async def update_domain(
 
 
 MAX_YEARS = 10  # ICANN: a registration runs for at most ten years
-
-
-def _holds(contact: Contact, details: Mapping[str, Any], values: Mapping[str, str | None]) -> bool:
-    """Whether ``contact`` already holds ``details``, compared on the fields the details carry.
-
-    Dialects that carry only some fields (name.com, dnsimple) send back what they read: fields
-    they can't carry (job title, company registration, ...) are not compared, and a street sent
-    without a house number is compared with the contact's street and number composed in the
-    country's order, as their ``address1`` showed them. "Identical" is dedup's fingerprint.
-    """
-    held: dict[str, str | None] = {name: getattr(contact, name) for name in IDENTITY_FIELDS}
-    if "address_street" in details and not values.get("address_house_number"):
-        held["address_street"] = compose_address1(
-            contact.address_street, contact.address_house_number, contact.address_country_code
-        )
-        held["address_house_number"] = None
-    sent = {**held, **{name: values.get(name) for name in IDENTITY_FIELDS if name in details}}
-    return fingerprint(sent) == fingerprint(held)
 
 
 def _check_details(
@@ -418,32 +356,6 @@ def _check_details(
     return normalised, problems
 
 
-async def _contacts_for_details(
-    session: AsyncSession,
-    actor: Actor,
-    details_by_role: Mapping[str, Mapping[str, Any]],
-    normalised: Mapping[str, Mapping[str, str | None]],
-    *,
-    current: Mapping[str, Contact],
-    known: Sequence[Contact],
-    require: Sequence[str],
-) -> dict[str, Contact]:
-    """Role -> contact for checked details: a contact that already holds them (the role's
-    current one first, then the others ``known``), else create_contact's (an identical contact
-    reused by fingerprint, or a new one). Never a copy of what the account already has."""
-    found: dict[str, Contact] = {}
-    for role, values in normalised.items():
-        details = details_by_role[role]
-        candidates = [current[role]] if role in current else []
-        candidates += [*current.values(), *known]
-        match = next((c for c in candidates if _holds(c, details, values)), None)
-        if match is None:
-            outcome = await contacts.create_contact(session, actor, details, require=require)
-            match = outcome.contact
-        found[role] = match
-    return found
-
-
 async def set_domain_contacts(
     session: AsyncSession,
     actor: Actor,
@@ -459,13 +371,15 @@ async def set_domain_contacts(
     the default keeps doing so), so sending back what was read changes nothing.
     ``require``: contact fields the caller's wire format makes mandatory beyond the core's own.
     """
-    view = await get_domain(session, actor.account_id, name)
+    view = await resolve(
+        session, await get_domain_model(session, actor.account_id, name, lock=True)
+    )
     normalised, problems = _check_details(contacts_by_role, every_role=True, require=require)
     if problems:
         raise FieldErrors(problems)
     current = {role: r.contact for role, r in view.roles.items() if r is not None}
     default = await contacts.default_contact(session, actor.account_id)
-    found = await _contacts_for_details(
+    found = await matching.contacts_for_details(
         session,
         actor,
         {role: d for role, d in contacts_by_role.items() if d is not None},
@@ -479,7 +393,7 @@ async def set_domain_contacts(
         for role, contact in found.items()
         if role not in current or current[role].id != contact.id
     }
-    await _assign_roles(session, actor, view.domain, changed)
+    await roles.assign_roles(session, actor, view.domain, changed)
     return await resolve(session, view.domain)
 
 
@@ -517,7 +431,7 @@ async def add_domain_with_details(
     if problems:
         raise FieldErrors(problems)
     default = await contacts.default_contact(session, actor.account_id)
-    found = await _contacts_for_details(
+    found = await matching.contacts_for_details(
         session,
         actor,
         {role: d for role, d in contacts_by_role.items() if d is not None},
@@ -532,8 +446,8 @@ async def add_domain_with_details(
 
 async def delete_domain(session: AsyncSession, actor: Actor, name: str) -> None:
     """Removes a domain from the account; its role history stays."""
-    domain = await get_domain_model(session, actor.account_id, name)
-    await _assign_roles(session, actor, domain, dict.fromkeys(ROLES))
+    domain = await get_domain_model(session, actor.account_id, name, lock=True)
+    await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
     await session.delete(domain)
     await session.flush()
     emit(
@@ -541,121 +455,25 @@ async def delete_domain(session: AsyncSession, actor: Actor, name: str) -> None:
     )
 
 
-# Certificates
-
-
-async def add_certificate(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    common_name: str,
-    contact_handle: str | None,
-    state: str = "issued",
-    expires_at: datetime | None = None,
-) -> Certificate:
-    """Records a certificate and the contact it was issued to (the default if none given)."""
-    errors = ErrorCollector()
-    try:
-        cn = names.to_ascii(common_name.removeprefix("*.")) if common_name else ""
-        cn = f"*.{cn}" if common_name.startswith("*.") else cn
-    except names.InvalidName as exc:
-        errors.add("common_name", "invalid", str(exc))
-        cn = ""
-    if not common_name:
-        errors.add("common_name", "blank", "can't be blank")
-    contact: Contact | None = None
-    if contact_handle:
-        contact = await contacts_repository.by_handle(session, actor.account_id, contact_handle)
-        if contact is None:
-            errors.add("contact", "not_found", f"contact `{contact_handle}` not found")
-    else:
-        contact = await contacts.default_contact(session, actor.account_id)
-        if contact is None:
-            errors.add("contact", "blank", "can't be blank: the team has no default contact")
-    if expires_at is not None and expires_at.tzinfo is None:
-        errors.add("expires_at", "invalid", "needs a time zone, e.g. 2027-01-31T00:00:00Z")
-    errors.raise_if_any()
-    assert contact is not None  # noqa: S101 - errors raised above otherwise
-    now = utcnow()
-    certificate = Certificate(
-        account_id=actor.account_id,
-        common_name=cn,
-        contact_id=contact.id,
-        contact=contact,
-        state=state,
-        expires_at=expires_at or now + timedelta(days=90),
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(certificate)
-    await session.flush()
-    emit(session, actor.account_id, "certificate.created", {"certificate_id": certificate.id})
-    return certificate
-
-
-async def get_certificate(
-    session: AsyncSession, account_id: int, certificate_id: int
-) -> Certificate:
-    number = parse_id(certificate_id)
-    certificate = (
-        await repository.certificate_by_id(session, account_id, number) if number else None
-    )
-    if certificate is None:
-        raise NotFound(f"Certificate `{certificate_id}` not found", code="certificate_not_found")
-    return certificate
-
-
-async def list_certificates(
-    session: AsyncSession, account_id: int, request: PageRequest, *, contact: Contact | None = None
-) -> Page[Certificate]:
-    items, total = await repository.certificates_page(
-        session, account_id, request, contact_id=contact.id if contact else None
-    )
-    return Page(items=items, total=total, request=request)
-
-
-async def list_certificates_by_handle(
-    session: AsyncSession, account_id: int, request: PageRequest, *, contact_handle: str | None
-) -> Page[Certificate]:
-    contact = None
-    if contact_handle:
-        contact = await contacts_repository.by_handle(session, account_id, contact_handle)
-        if contact is None:
-            return Page(items=[], total=0, request=request)
-    return await list_certificates(session, account_id, request, contact=contact)
-
-
-async def delete_certificate(session: AsyncSession, actor: Actor, certificate_id: int) -> None:
-    certificate = await get_certificate(session, actor.account_id, certificate_id)
-    await session.delete(certificate)
-    await session.flush()
-    emit(session, actor.account_id, "certificate.deleted", {"certificate_id": certificate_id})
+# expand[]=domains shows this many domains; the rest are a link to the filtered domain list.
+USAGE_LIMIT = 100
 
 
 @dataclass(frozen=True)
-class ContactUsage:
-    """What uses a contact: (domain name, roles) pairs and certificates."""
+class DomainsUsing:
+    """The first domains whose roles resolve to a contact, by name, and whether there are more."""
 
     domains: list[tuple[str, list[str]]]
-    certificates: list[Certificate]
+    more: bool
 
 
-async def usage_of_contact(session: AsyncSession, contact: Contact) -> ContactUsage:
-    """Every domain role that resolves to the contact (the default fallback included)."""
-    domains = await repository.all_matching(
-        session,
-        contact.account_id,
-        DomainFilter(contact_id=contact.id, contact_is_default=contact.is_default),
+async def domains_using(
+    session: AsyncSession, contact: Contact, *, limit: int = USAGE_LIMIT
+) -> DomainsUsing:
+    """Every role that resolves to the contact (the default fallback included), domain by
+    domain, at most ``limit`` domains."""
+    found = await repository.roles_used_by(
+        session, contact.account_id, used_by(contact), limit=limit + 1
     )
-    used: list[tuple[str, list[str]]] = []
-    for view in await resolve_many(session, domains):
-        roles = [
-            role
-            for role in ROLES
-            if (resolved := view.contact(role)) is not None and resolved.id == contact.id
-        ]
-        used.append((view.domain.name, roles))
-    certificates, _total = await repository.certificates_page(
-        session, contact.account_id, PageRequest(1, 1000), contact_id=contact.id
-    )
-    return ContactUsage(domains=used, certificates=list(certificates))
+    used = [(name, role_names) for _id, name, role_names in found]
+    return DomainsUsing(domains=used[:limit], more=len(used) > limit)

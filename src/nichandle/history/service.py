@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,34 +16,13 @@ from nichandle.history import repository
 from nichandle.history.models import ContactVersion, DomainRoleChange
 from nichandle.paging import Page, PageRequest
 
-
-def record_contact_change(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    action: str,
-    contact_id: int,
-    handle: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> ContactVersion:
-    version = ContactVersion(
-        account_id=actor.account_id,
-        contact_id=contact_id,
-        handle=handle,
-        action=action,
-        actor_token_id=actor.token_id,
-        dialect=actor.dialect,
-        before=before,
-        after=after,
-    )
-    session.add(version)
-    return version
+ContactAction = Literal["create", "update", "delete"]
 
 
 class ContactChange(NamedTuple):
-    """One contact's version, for record_contact_changes."""
+    """One contact's change: what history keeps of it (contacts.changes records it)."""
 
+    action: ContactAction
     contact_id: int
     handle: str
     before: dict[str, Any] | None
@@ -51,10 +30,9 @@ class ContactChange(NamedTuple):
 
 
 async def record_contact_changes(
-    session: AsyncSession, actor: Actor, *, action: str, changes: Sequence[ContactChange]
+    session: AsyncSession, actor: Actor, changes: Sequence[ContactChange]
 ) -> None:
-    """record_contact_change for many contacts at once, in a single multi-row insert
-    (bulk imports write thousands of versions per batch)."""
+    """A version row per change, in a single multi-row insert (an import writes thousands)."""
     if not changes:
         return
     now = utcnow()
@@ -67,7 +45,7 @@ async def record_contact_changes(
                 "account_id": actor.account_id,
                 "contact_id": change.contact_id,
                 "handle": change.handle,
-                "action": action,
+                "action": change.action,
                 "actor_token_id": actor.token_id,
                 "dialect": actor.dialect,
                 "created_at": now,

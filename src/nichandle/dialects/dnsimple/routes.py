@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 from nichandle.accounts import service as accounts
 from nichandle.accounts.service import Actor
 from nichandle.contacts import service as contacts
+from nichandle.contacts.service import ContactRef
 from nichandle.dialects.deps import (
     SessionDep,
     authenticate_request,
@@ -121,7 +122,7 @@ async def create_contact(
 @router.get("/{account}/contacts/{contact}", response_model=ContactEnvelope)
 async def get_contact(contact: str, session: SessionDep, actor: ActorDep) -> ContactEnvelope:
     """Retrieve a contact by id."""
-    found = await contacts.get_contact_by_id(session, actor.account_id, contact)
+    found = await contacts.get_contact(session, actor.account_id, ContactRef(id=contact))
     return ContactEnvelope(data=ContactRead.of(found))
 
 
@@ -130,10 +131,10 @@ async def update_contact(
     contact: str, body: ContactUpdate, session: SessionDep, actor: ActorDep
 ) -> ContactEnvelope:
     """Update the fields sent; names and country may change too."""
-    updated = await contacts.update_contact_by_id(
+    updated = await contacts.update_contact(
         session,
         actor,
-        contact,
+        ContactRef(id=contact),
         body.core_values(),
         allow_identity_change=True,
         require=body.required_fields(),
@@ -144,7 +145,7 @@ async def update_contact(
 @router.delete("/{account}/contacts/{contact}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_contact(contact: str, session: SessionDep, actor: ActorDep) -> Response:
     """Delete a contact nothing uses (not the account's default or last contact)."""
-    await contacts.delete_contact_by_id(session, actor, contact)
+    await contacts.delete_contact(session, actor, ContactRef(id=contact))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from nichandle.accounts.service import Actor
+from nichandle.certificates import service as certificates
 from nichandle.contacts import service as contacts
 from nichandle.dialects.deps import SessionDep, SettingsDep, authenticate_request, bearer_secret
 from nichandle.dialects.native.schemas import (
@@ -37,7 +39,7 @@ from nichandle.dialects.native.schemas import (
 )
 from nichandle.domains import service as domains
 from nichandle.history.service import contact_history
-from nichandle.paging import page_request
+from nichandle.paging import MAX_PER_PAGE, page_request
 
 DIALECT = "native"
 
@@ -125,15 +127,30 @@ async def contacts_by_handles(
     tags=["contacts"],
 )
 async def get_contact(
-    handle: str, session: SessionDep, actor: ActorDep, expand: Expand = None
+    handle: str, request: Request, session: SessionDep, actor: ActorDep, expand: Expand = None
 ) -> ContactUsageEnvelope:
     """Retrieve a contact; expand[]=domains / expand[]=certificates show what uses it."""
     wanted = expansions(expand)
     contact = await contacts.get_contact(session, actor.account_id, handle)
-    usage = None
-    if wanted & {"domains", "certificates"}:
-        usage = await domains.usage_of_contact(session, contact)
-    return ContactUsageEnvelope(data=ContactWithUsage.with_usage(contact, usage, wanted))
+    used_by = None
+    if "domains" in wanted:
+        used_by = await domains.domains_using(session, contact)
+    issued = None
+    if "certificates" in wanted:
+        issued = await certificates.list_certificates(
+            session, actor.account_id, page_request(1, MAX_PER_PAGE), contact=contact
+        )
+
+    def list_url(kind: str) -> str:
+        # A path, not a URL: never built from the client's Host header.
+        return (
+            f"{request.app.url_path_for(f'list_{kind}')}?{urlencode({'contact': contact.handle})}"
+        )
+
+    data = ContactWithUsage.with_usage(
+        contact, wanted, domains=used_by, certificates=issued, list_url=list_url
+    )
+    return ContactUsageEnvelope(data=data)
 
 
 @router.patch("/contacts/{handle}", response_model=ContactEnvelope, tags=["contacts"])
@@ -251,7 +268,7 @@ async def add_certificate(
     body: CertificateCreate, session: SessionDep, actor: ActorDep
 ) -> CertificateEnvelope:
     """Record a certificate and its contact (the default contact if none is given)."""
-    certificate = await domains.add_certificate(
+    certificate = await certificates.add_certificate(
         session,
         actor,
         common_name=body.common_name,
@@ -273,7 +290,7 @@ async def list_certificates(
     per_page: int | None = None,
 ) -> CertificatePage:
     """List the team's certificates; ``contact`` keeps those of that handle."""
-    result = await domains.list_certificates_by_handle(
+    result = await certificates.list_certificates_by_handle(
         session,
         actor.account_id,
         page_request(page, settings.native_default_per_page if per_page is None else per_page),
@@ -292,7 +309,7 @@ async def get_certificate(
     certificate_id: int, session: SessionDep, actor: ActorDep
 ) -> CertificateEnvelope:
     """Retrieve a certificate."""
-    certificate = await domains.get_certificate(session, actor.account_id, certificate_id)
+    certificate = await certificates.get_certificate(session, actor.account_id, certificate_id)
     return CertificateEnvelope(data=CertificateRead.of(certificate))
 
 
@@ -301,5 +318,5 @@ async def get_certificate(
 )
 async def delete_certificate(certificate_id: int, session: SessionDep, actor: ActorDep) -> Response:
     """Remove a certificate."""
-    await domains.delete_certificate(session, actor, certificate_id)
+    await certificates.delete_certificate(session, actor, certificate_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

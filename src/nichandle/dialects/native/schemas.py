@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl, urlencode
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from starlette.datastructures import URL, QueryParams
 
+from nichandle.certificates.models import Certificate
 from nichandle.contacts.models import Contact
-from nichandle.domains.models import Certificate
 from nichandle.domains.names import to_unicode
-from nichandle.domains.service import ContactUsage, DomainView, renewal_price
+from nichandle.domains.service import DomainsUsing, DomainView, renewal_price
 from nichandle.history.models import ContactVersion
 from nichandle.paging import Page
 
@@ -366,23 +366,37 @@ class ContactDomainUse(BaseModel):
 
 
 class ContactWithUsage(ContactRead):
-    """A contact with expand[]=domains / expand[]=certificates: what uses it."""
+    """A contact with expand[]=domains / expand[]=certificates: what uses it, at most
+    domains.service.USAGE_LIMIT domains and paging.MAX_PER_PAGE certificates; ``more_domains``
+    / ``more_certificates`` link to the whole filtered list when there are more."""
 
     domains: list[ContactDomainUse] | None = None
+    more_domains: str | None = None
     certificates: list[CertificateRead] | None = None
+    more_certificates: str | None = None
 
     @classmethod
     def with_usage(
-        cls, contact: Contact, usage: ContactUsage | None, expand: frozenset[str]
+        cls,
+        contact: Contact,
+        expand: frozenset[str],
+        *,
+        domains: DomainsUsing | None,
+        certificates: Page[Certificate] | None,
+        list_url: Callable[[str], str],
     ) -> ContactWithUsage:
         read = cls.model_validate(ContactRead.of(contact, expand).model_dump())
-        if usage is not None and "domains" in expand:
+        if domains is not None:
             read.domains = [
                 ContactDomainUse(name=name, roles=[CORE_ROLES[r] for r in roles])
-                for name, roles in usage.domains
+                for name, roles in domains.domains
             ]
-        if usage is not None and "certificates" in expand:
-            read.certificates = [CertificateRead.of(c) for c in usage.certificates]
+            if domains.more:
+                read.more_domains = list_url("domains")
+        if certificates is not None:
+            read.certificates = [CertificateRead.of(c) for c in certificates.items]
+            if certificates.total > len(certificates.items):
+                read.more_certificates = list_url("certificates")
         return read
 
 

@@ -1,0 +1,1 @@
+"""SSL certificates and the contact each was issued to."""

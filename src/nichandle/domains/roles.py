@@ -1,0 +1,132 @@
+"""Domain roles: the one write point of role assignments, and what the roles make of contact
+changes (registry sync of every domain a contact serves, the refusal to delete one in use)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nichandle.accounts.service import Actor
+from nichandle.contacts.models import Contact
+from nichandle.contacts.validation import TEXT_FIELDS
+from nichandle.db.base import utcnow
+from nichandle.domains import repository
+from nichandle.domains.models import Domain, DomainContact
+from nichandle.domains.repository import UsedBy
+from nichandle.events.service import emit, emit_many
+from nichandle.history.service import ContactChange, record_role_change
+
+
+def used_by(contact: Contact) -> UsedBy:
+    return UsedBy(contact.id, contact.is_default)
+
+
+async def assign_roles(
+    session: AsyncSession,
+    actor: Actor,
+    domain: Domain,
+    assignments: Mapping[str, Contact | None],
+) -> list[str]:
+    """Points roles at contacts (None: back to the default); a history row per role changed and
+    one ``domain.contacts_changed`` event. The caller holds the domain's lock and the contacts'
+    (contacts.service.contacts_to_assign). Returns the roles that changed."""
+    current = {row.role: row for row in domain.roles}
+    changed: list[tuple[str, str | None, str | None]] = []
+    for role, contact in assignments.items():
+        row = current.get(role)
+        before = row.contact.handle if row else None
+        after = contact.handle if contact else None
+        if before == after:
+            continue
+        if contact is None and row is not None:
+            domain.roles.remove(row)
+        elif row is None and contact is not None:
+            domain.roles.append(
+                DomainContact(
+                    role=role, account_id=domain.account_id, contact_id=contact.id, contact=contact
+                )
+            )
+        elif row is not None and contact is not None:
+            row.contact_id = contact.id
+            row.contact = contact
+        changed.append((role, before, after))
+    if not changed:
+        return []
+    domain.updated_at = utcnow()
+    await session.flush()
+    for role, before, after in changed:
+        record_role_change(
+            session,
+            actor,
+            domain_id=domain.id,
+            domain_name=domain.name,
+            role=role,
+            before_handle=before,
+            after_handle=after,
+        )
+    roles = [role for role, _before, _after in changed]
+    emit(
+        session,
+        actor.account_id,
+        "domain.contacts_changed",
+        {"domain": domain.name, "domain_id": domain.id, "roles": roles},
+    )
+    return roles
+
+
+@dataclass(frozen=True)
+class DomainRoles:
+    """The domains' side of contact changes (contacts.changes.Dependents)."""
+
+    kind: str = "domains"
+
+    async def names_using(
+        self, session: AsyncSession, contact: Contact, *, limit: int
+    ) -> list[str]:
+        found = await repository.roles_used_by(
+            session, contact.account_id, used_by(contact), limit=limit
+        )
+        return [name for _id, name, _roles in found]
+
+    async def contacts_changed(
+        self, session: AsyncSession, actor: Actor, changes: Sequence[ContactChange]
+    ) -> None:
+        """One ``domain.contacts_changed`` event per domain a changed contact serves, so registry
+        sync pushes the new details: every role of a contact whose details changed, the unset
+        roles of a contact that became the default."""
+        payloads = []
+        for change in changes:
+            reach = _reach(change)
+            if reach is None:
+                continue
+            user = UsedBy(change.contact_id, bool(change.after and change.after["is_default"]))
+            for domain_id, name, roles in await repository.roles_used_by(
+                session, actor.account_id, user, explicit=reach == "all"
+            ):
+                payloads.append(
+                    {
+                        "domain": name,
+                        "domain_id": domain_id,
+                        "contact": change.handle,
+                        "roles": roles,
+                    }
+                )
+        await emit_many(session, actor.account_id, "domain.contacts_changed", payloads)
+
+
+def _reach(change: ContactChange) -> str | None:
+    """Which of a contact's roles a change reaches: "all" when its details changed, "unset"
+    when it became the default (a default moving away is covered by the one it moved to)."""
+    before, after = change.before, change.after
+    if after is None:
+        return None  # deleted: nothing used it
+    if before is not None and any(before[field] != after[field] for field in TEXT_FIELDS):
+        return "all"
+    if after["is_default"] and not (before and before["is_default"]):
+        return "unset"
+    return None
+
+
+DOMAIN_ROLES = DomainRoles()
