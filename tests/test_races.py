@@ -183,11 +183,8 @@ async def test_delete_racing_a_default_move_leaves_one_default(
         versions = await rows(
             db, "SELECT before, after FROM contact_version WHERE account_id = :a", a=account_id
         )
-        lost = [
-            1
-            for before, after in versions
-            if before and after and _json(before)["is_default"] and not _json(after)["is_default"]
-        ]
+        pairs = [(_json(before), _json(after)) for before, after in versions]
+        lost = [1 for b, a in pairs if b and a and b["is_default"] and not a["is_default"]]
         assert len(lost) == moves
         events = await rows(
             db,
@@ -233,7 +230,7 @@ async def test_concurrent_deletes_delete_once(server: LiveServer, db: Database) 
             events = await rows(
                 db,
                 "SELECT count(*) FROM outbox_event WHERE account_id = :a "
-                "AND name = 'domain.deleted' AND payload LIKE :p",
+                "AND name = 'domain.deleted' AND CAST(payload AS TEXT) LIKE :p",
                 a=account_id,
                 p=f"%{name}%",
             )
