@@ -1,10 +1,16 @@
-"""Contact metadata: a small string map callers attach to contacts, merged on update."""
+"""Contact metadata: a small string map callers attach to contacts, merged on update.
+
+Keys and values are NFC, so a key typed with a combining accent is the same key. Keys are
+identifiers (filters name them: ``metadata[key]=``), so invisible format characters are refused
+there; values are the caller's own text, never published, and may hold them (emoji sequences,
+right-to-left marks).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nichandle.contacts.validation import text_problem
+from nichandle.contacts.validation import nfc, text_problem
 from nichandle.errors import ErrorCollector
 
 MAX_KEYS = 50
@@ -20,7 +26,9 @@ def merge_metadata(current: Mapping[str, str], changes: Mapping[str, object]) ->
     """
     errors = ErrorCollector()
     merged = {} if not changes else dict(current)
-    for key, value in changes.items():
+    for raw_key, raw_value in changes.items():
+        key = nfc(raw_key)
+        value = nfc(raw_value) if isinstance(raw_value, str) else raw_value
         # A key with unpaired surrogates could not even be encoded in the error answer.
         where = f"metadata.{key.encode('utf-8', 'replace').decode()}"
         if len(key) > MAX_KEY_LENGTH:
@@ -35,7 +43,7 @@ def merge_metadata(current: Mapping[str, str], changes: Mapping[str, object]) ->
             errors.add(where, "invalid", "value must be a string")
         elif len(value) > MAX_VALUE_LENGTH:
             errors.add(where, "invalid", f"value is longer than {MAX_VALUE_LENGTH} characters")
-        elif value_problem := text_problem(value):
+        elif value_problem := text_problem(value, allow_format=True):
             errors.add(where, "invalid", f"value {value_problem}")
         if errors.has(where) or not isinstance(value, str):
             continue

@@ -32,6 +32,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 
 from nichandle.contacts.models import SQLITE_SEARCH_INDEX, TRIGRAM, Contact, ContactCount
+from nichandle.contacts.validation import nfc
 from nichandle.db.rows import insert_rows_with_ids
 from nichandle.paging import PageRequest
 
@@ -54,6 +55,14 @@ class ContactFilter:
     query: str | None = None
     parent_id: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Stored text is NFC (contacts/validation.py), so what is searched for must be too.
+        # Here rather than where it is bound, so the page's shape sees the same query.
+        if self.query is not None:
+            object.__setattr__(self, "query", nfc(self.query))
+        normalized = {nfc(key): nfc(value) for key, value in self.metadata.items()}
+        object.__setattr__(self, "metadata", normalized)
 
 
 # What _with_parents loads, as a query option, for code that builds its own query of contacts

@@ -6,6 +6,7 @@ Field names here are the core names (the native dialect's). Dialects rename them
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 import unicodedata
@@ -67,6 +68,22 @@ MAX_LENGTHS: dict[str, int] = {
     "fax": 32,
 }
 DEFAULT_MAX_LENGTH = 255
+# The label is the caller's own name for the contact, never sent to a registry: it may hold the
+# format characters of emoji sequences and right-to-left text. Every other field is published.
+FORMAT_CHARACTERS_ALLOWED = frozenset({"label"})
+
+# extension_data, bounded like metadata (ARCHITECTURE rule 3): each write copies the whole object
+# into a history version (twice: before and after) and into an outbox event, so its size is what
+# a PATCH costs. Registries ask for a handful of fields per TLD (.eu citizenship, .us nexus, .it
+# entity type...); these limits leave room for that many times over.
+MAX_EXTENSION_TLDS = 50
+MAX_EXTENSION_FIELDS = 25
+MAX_EXTENSION_KEY_LENGTH = 64
+MAX_EXTENSION_VALUE_LENGTH = 500
+MAX_EXTENSION_BYTES = 16 * 1024  # the whole object as compact UTF-8 JSON, as it is stored
+# Integers beyond 2**53 lose digits in JavaScript and in any client reading JSON numbers as doubles.
+MAX_EXTENSION_INTEGER = 2**53 - 1
+MAX_TLD_LENGTH = 253  # a whole domain name's length: anything longer names no TLD
 
 _WHITESPACE = re.compile(r"\s+")
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
@@ -74,21 +91,33 @@ _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 ContactValues = dict[str, str | None]
 
 
+def nfc(value: str) -> str:
+    """Unicode NFC: "é" typed as one character or as "e" + a combining accent (macOS file names,
+    some keyboards) is the same text, so it is stored, compared and searched as the same."""
+    return unicodedata.normalize("NFC", value)
+
+
 def clean_text(value: str) -> str:
-    """Trims and collapses runs of whitespace: the spacing people type is not part of the data."""
-    return _WHITESPACE.sub(" ", value).strip()
+    """NFC, trimmed, runs of whitespace collapsed: the spacing people type is not part of the
+    data, nor is the way their system encoded an accent."""
+    return _WHITESPACE.sub(" ", nfc(value)).strip()
 
 
-def text_problem(value: str) -> str | None:
+def text_problem(value: str, *, allow_format: bool = False) -> str | None:
     """What makes text unfit to store or publish, if anything: control characters (NUL, newlines,
-    ...), which no registry takes and PostgreSQL refuses in JSON, or unpaired surrogates, which
-    have no UTF-8 encoding at all."""
+    ...), which no registry takes and PostgreSQL refuses in JSON; unpaired surrogates, which
+    have no UTF-8 encoding at all; and, unless ``allow_format``, invisible format characters
+    (Unicode category Cf: zero-width spaces, bidi overrides such as U+202E, soft hyphens), which
+    make a name look like another, or like nothing at all, in WHOIS, RDAP and mail."""
     for ch in value:
         category = unicodedata.category(ch)
         if category == "Cc":
             return "must not contain control characters"
         if category == "Cs":
             return "must not contain unpaired surrogates"
+        if category == "Cf" and not allow_format:
+            name = unicodedata.name(ch, "")
+            return f"must not contain invisible format characters (U+{ord(ch):04X} {name})"
     return None
 
 
@@ -100,7 +129,7 @@ def country_name(code: str) -> str:
 def normalize_contact(values: Mapping[str, str | None]) -> ContactValues:
     """Validates a whole contact and returns it normalised; raises FieldErrors with every problem.
 
-    Normalised means: trimmed, empty optional fields as None, country upper case, email as
+    Normalised means: NFC, trimmed, empty optional fields as None, country upper case, email as
     email-validator normalises it, phone and fax in E.164, the state as its code where the
     country's address format lists states, the postal code in the format's case.
     """
@@ -108,8 +137,10 @@ def normalize_contact(values: Mapping[str, str | None]) -> ContactValues:
     out: ContactValues = {}
     for field in TEXT_FIELDS:
         raw = values.get(field)
+        raw = nfc(raw) if raw is not None else None
         # Checked before clean_text, which would turn a newline or a tab into a space.
-        problem = text_problem(raw) if raw is not None else None
+        allow_format = field in FORMAT_CHARACTERS_ALLOWED
+        problem = text_problem(raw, allow_format=allow_format) if raw is not None else None
         value = clean_text(raw) if raw is not None else None
         if problem:
             errors.add(field, "invalid", problem)
@@ -171,9 +202,39 @@ def _check_phone(
             "is not a phone number; use international format, e.g. +31201234567",
         )
         return
-    if not phonenumbers.is_possible_number(number):
-        region = phonenumbers.region_code_for_number(number) or country or "its country"
-        errors.add(field, "invalid_phone", f"is not a possible phone number in {region}")
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    region = phonenumbers.region_code_for_number(number) or country
+    if reason == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        # "555-1234" in the US: dialled from next door it rings, stored as +15551234 it never
+        # does. The area code is what is missing, so say so, with a whole number as example.
+        # Without a region phonenumbers picks an arbitrary country's example: give none then.
+        fixed_line = phonenumbers.PhoneNumberType.FIXED_LINE
+        example = phonenumbers.example_number_for_type(region, fixed_line) if region else None
+        hint = (
+            f", e.g. {phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)}"
+            if example
+            else ""
+        )
+        errors.add(
+            field,
+            "invalid_phone",
+            f"is a local number only; give the whole number with its area code{hint}",
+        )
+        return
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        errors.add(
+            field, "invalid_phone", f"is not a possible phone number in {region or 'its country'}"
+        )
+        return
+    if number.extension:
+        # E.164 has no extension, and neither do the DNSimple and name.com contacts: kept here it
+        # would be lost again by the first write through either. Refused, so nothing is dropped.
+        errors.add(
+            field,
+            "phone_extension",
+            f"has an extension (x{number.extension}), which can't be stored; "
+            "give the number without it",
+        )
         return
     out[field] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -263,34 +324,87 @@ def _check_vat(out: ContactValues, country: str | None, errors: ErrorCollector) 
 
 
 def normalize_extension_data(value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """TLD-keyed registry extras: {"eu": {"citizenship": "NL"}}; keys lower case, no dot."""
+    """TLD-keyed registry extras: {"eu": {"citizenship": "NL"}}; keys lower case, no dot.
+
+    Flat (one object of strings, numbers and booleans per TLD) and bounded: at most
+    MAX_EXTENSION_TLDS TLDs, MAX_EXTENSION_FIELDS fields each, names and strings of bounded
+    length, MAX_EXTENSION_BYTES in all. Text is NFC; format characters are refused, as in the
+    published contact fields, since registries publish these values too.
+    """
     errors = ErrorCollector()
+    if len(value) > MAX_EXTENSION_TLDS:
+        # Refused before reading them: the count alone is the answer.
+        errors.add(
+            "extension_data", "too_many_keys", f"can't have more than {MAX_EXTENSION_TLDS} TLDs"
+        )
+        errors.raise_if_any()
     out: dict[str, dict[str, Any]] = {}
     for raw_tld, fields in value.items():
-        where = f"extension_data.{raw_tld}"
+        if len(raw_tld) > MAX_TLD_LENGTH:
+            errors.add("extension_data", "invalid", "keys must be TLDs (e.g. eu, co.uk)")
+            continue
+        where = f"extension_data.{_printable(raw_tld)}"
         try:
-            tld = idna.encode(raw_tld.strip().lstrip("."), uts46=True).decode()
+            tld = idna.encode(nfc(raw_tld).strip().lstrip("."), uts46=True).decode()
         except idna.IDNAError:
             errors.add(where, "invalid", "is not a TLD (e.g. eu, co.uk)")
             continue
         if not isinstance(fields, Mapping):
             errors.add(where, "invalid", "must be an object of field names to values")
             continue
+        if len(fields) > MAX_EXTENSION_FIELDS:
+            errors.add(
+                where, "too_many_keys", f"can't have more than {MAX_EXTENSION_FIELDS} fields"
+            )
+            continue
         clean: dict[str, Any] = {}
-        for key, item in fields.items():
-            key_problem = text_problem(key)
-            if key_problem:
-                # Keyed by the TLD: the offending key may not even be encodable in the answer.
+        for raw_key, item in fields.items():
+            key = nfc(raw_key)
+            # Keyed by the TLD: the offending key may be huge, or not even encodable in the answer.
+            if not key:
+                errors.add(where, "invalid", "field names must not be empty")
+            elif len(key) > MAX_EXTENSION_KEY_LENGTH:
+                errors.add(
+                    where,
+                    "invalid",
+                    f"field names must be at most {MAX_EXTENSION_KEY_LENGTH} characters",
+                )
+            elif key_problem := text_problem(key):
                 errors.add(where, "invalid", f"field names {key_problem}")
-            elif item is not None and not isinstance(item, str | int | float | bool):
-                errors.add(f"{where}.{key}", "invalid", "must be a string, number or boolean")
-            elif isinstance(item, str) and (item_problem := text_problem(item)):
+            elif (item_problem := _extension_value_problem(item)) is not None:
                 errors.add(f"{where}.{key}", "invalid", item_problem)
-            elif isinstance(item, float) and not math.isfinite(item):
-                # Python's JSON reader takes NaN and Infinity; JSON itself (and PostgreSQL) not.
-                errors.add(f"{where}.{key}", "invalid", "must be a finite number")
             else:
-                clean[key] = item
+                clean[key] = nfc(item) if isinstance(item, str) else item
         out[tld] = clean
+    if not errors.problems:
+        size = len(json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_EXTENSION_BYTES:
+            errors.add(
+                "extension_data",
+                "too_large",
+                f"is too large ({size} bytes as JSON; the maximum is {MAX_EXTENSION_BYTES})",
+            )
     errors.raise_if_any()
     return out
+
+
+def _extension_value_problem(item: object) -> str | None:
+    if item is None or isinstance(item, bool):
+        return None
+    if isinstance(item, int):
+        if abs(item) > MAX_EXTENSION_INTEGER:
+            return f"must be a number between -{MAX_EXTENSION_INTEGER} and {MAX_EXTENSION_INTEGER}"
+        return None
+    if isinstance(item, float):
+        # Python's JSON reader takes NaN and Infinity; JSON itself (and PostgreSQL) not.
+        return None if math.isfinite(item) else "must be a finite number"
+    if isinstance(item, str):
+        if len(item) > MAX_EXTENSION_VALUE_LENGTH:
+            return f"is longer than {MAX_EXTENSION_VALUE_LENGTH} characters"
+        return text_problem(nfc(item))
+    return "must be a string, number or boolean"
+
+
+def _printable(key: str) -> str:
+    """A key as an error can name it: unpaired surrogates have no UTF-8 to answer with."""
+    return key.encode("utf-8", "replace").decode()
