@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from nichandle.contacts.addresses import compose_address1
 from nichandle.contacts.dedup import IDENTITY_FIELDS, fingerprint
 from nichandle.contacts.models import Contact
 from nichandle.db.base import parse_id, utcnow
-from nichandle.domains import names, repository
+from nichandle.domains import limits, names, repository
 from nichandle.domains.models import ROLES, Certificate, Domain, DomainContact
 from nichandle.domains.repository import DomainFilter
 from nichandle.errors import Conflict, ErrorCollector, FieldErrors, NotFound, Problem
@@ -86,17 +86,7 @@ def _nameservers(values: Sequence[str], errors: ErrorCollector) -> list[str]:
 
 
 def _price_minor(value: Any, errors: ErrorCollector) -> int | None:
-    if value is None:
-        return None
-    try:
-        price = Decimal(str(value))
-    except InvalidOperation:
-        errors.add("renewal_price", "invalid", "must be a number")
-        return None
-    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")):
-        errors.add("renewal_price", "invalid", "must be a non-negative amount with 2 decimals")
-        return None
-    return int(price * 100)
+    return limits.price_minor(value, errors)
 
 
 def renewal_price(domain: Domain) -> Decimal | None:
@@ -112,11 +102,8 @@ def _apply_settings(domain: Domain, changes: Mapping[str, Any], errors: ErrorCol
     if changes.get("nameservers") is not None:
         domain.nameservers = _nameservers(changes["nameservers"], errors)
     if changes.get("expires_at") is not None:
-        expires: datetime = changes["expires_at"]
-        if expires.tzinfo is None:
-            errors.add("expires_at", "invalid", "needs a time zone, e.g. 2027-01-31T00:00:00Z")
-        else:
-            domain.expires_at = expires
+        # Refused: the collected error is raised before anything is written.
+        domain.expires_at = limits.expiry(changes["expires_at"], errors) or domain.expires_at
     if "renewal_price" in changes:
         domain.renewal_price_minor = _price_minor(changes["renewal_price"], errors)
 
@@ -572,8 +559,8 @@ async def add_certificate(
         contact = await contacts.default_contact(session, actor.account_id)
         if contact is None:
             errors.add("contact", "blank", "can't be blank: the team has no default contact")
-    if expires_at is not None and expires_at.tzinfo is None:
-        errors.add("expires_at", "invalid", "needs a time zone, e.g. 2027-01-31T00:00:00Z")
+    if expires_at is not None:
+        expires_at = limits.expiry(expires_at, errors)
     errors.raise_if_any()
     assert contact is not None  # noqa: S101 - errors raised above otherwise
     now = utcnow()
