@@ -10,10 +10,12 @@ from urllib.parse import parse_qsl, urlencode
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from starlette.datastructures import URL, QueryParams
 
+from nichandle.contacts.metadata import MAX_KEYS as MAX_METADATA_KEYS
 from nichandle.contacts.models import Contact
 from nichandle.domains.models import Certificate
 from nichandle.domains.names import to_unicode
 from nichandle.domains.service import ContactUsage, DomainView, renewal_price
+from nichandle.errors import FieldErrors
 from nichandle.history.models import ContactVersion
 from nichandle.paging import Page
 
@@ -194,11 +196,19 @@ def page_links(url: URL, page: Page[Any]) -> tuple[Links, PageMeta]:
 
 
 def metadata_filters(params: QueryParams) -> dict[str, str]:
-    """``metadata[key]=value`` query parameters -> {key: value}."""
+    """``metadata[key]=value`` query parameters -> {key: value} (a repeated key: its last value).
+
+    At most MAX_KEYS distinct keys: no contact holds more, so more filters could match nothing,
+    and each is a condition of its own in the query (1,000 of them overflowed SQLite's).
+    """
     filters = {}
     for name, value in params.multi_items():
         if name.startswith("metadata[") and name.endswith("]"):
             filters[name[len("metadata[") : -1]] = value
+    if len(filters) > MAX_METADATA_KEYS:
+        raise FieldErrors.single(
+            "metadata", "invalid", f"can filter on at most {MAX_METADATA_KEYS} keys at once"
+        )
     return filters
 
 
