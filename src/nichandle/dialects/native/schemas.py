@@ -172,13 +172,15 @@ class VersionPage(BaseModel):
 _PAGING = frozenset({"page", "per_page"})
 
 
-def page_links(url: URL, page: Page[Any]) -> tuple[Links, PageMeta]:
+def page_links(url: URL, page: Page[Any], public_url: str | None) -> tuple[Links, PageMeta]:
+    """Links to the request's path on ``public_url``; relative (``/api/v1/...?page=2``) without
+    one, because the scheme and host of ``url`` are whatever the client's Host header said."""
     current, last, per_page = page.request.page, page.last_page, page.request.per_page
     # The request's URL with its page and per_page replaced (appended last, as Starlette's
     # include_query_params does), the query parsed once for the four links rather than four
     # times (43 -> 18 us a page).
     kept = [(k, v) for k, v in parse_qsl(url.query, keep_blank_values=True) if k not in _PAGING]
-    base = str(url.replace(query=""))
+    base = f"{public_url or ''}{url.path}"
 
     def at(number: int) -> str:
         return f"{base}?{urlencode([*kept, ('page', number), ('per_page', per_page)])}"
