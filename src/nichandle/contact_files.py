@@ -2,8 +2,10 @@
 import/export`. Translation only (records in, records out); the rules are in contacts/bulk.py.
 
 CSV: a header row of field names; empty cells are unset; ``is_default`` is true/false;
-``metadata`` and ``extension_data`` are JSON object text. JSON Lines: one native-shaped object
-per line. Line numbers are the file's own (a CSV record spanning lines counts from its first).
+``metadata`` and ``extension_data`` are JSON object text; a text cell that a spreadsheet would
+run as a formula is written with a leading ``'`` and read back without it (``formula_safe``).
+JSON Lines: one native-shaped object per line. Line numbers are the file's own (a CSV record
+spanning lines counts from its first).
 """
 
 from __future__ import annotations
@@ -56,6 +58,31 @@ def format_of(path: Path | None, given: FileFormat | None) -> FileFormat | None:
 
 class FileError(Exception):
     """The file as a whole cannot be read (e.g. a CSV header naming a column twice)."""
+
+
+# --- formulas ---------------------------------------------------------------------------------
+
+# What makes a spreadsheet run a cell as a formula (OWASP, "CSV Injection"): a phone +31...
+# or a company "=HYPERLINK(...)" would otherwise be evaluated when the export is opened.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE = "'"  # what spreadsheets themselves take as "the rest is text"
+
+
+def _runs_as_formula(text: str) -> bool:
+    # Leading escapes count too, so a value that itself starts with ' before a formula start
+    # gets one more, and reading takes exactly one off: export -> import is exact for every
+    # text, while "'s-Hertogenbosch" (no formula after the ') is written and read as it is.
+    return text.lstrip(ESCAPE).startswith(FORMULA_STARTS)
+
+
+def formula_safe(text: str) -> str:
+    """A text cell as written: ``'`` before a cell a spreadsheet would run as a formula."""
+    return ESCAPE + text if _runs_as_formula(text) else text
+
+
+def formula_restored(cell: str) -> str:
+    """A text cell as read: the inverse of formula_safe."""
+    return cell[1:] if cell.startswith(ESCAPE) and _runs_as_formula(cell) else cell
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -143,7 +170,7 @@ def _csv_row(line: int, header: list[str], cells: list[str]) -> ImportRow:
             else:
                 problems.append((name, "must be true or false"))
         else:
-            fields[name] = cell
+            fields[name] = formula_restored(cell)
     return ImportRow(line, fields, tuple(problems))
 
 
@@ -201,6 +228,9 @@ class RecordWriter:
         self.stream = stream
         self.file_format = file_format
         self._csv = csv.writer(stream, lineterminator="\n")
+        # The writer quotes only what is in its line terminator: a cell with a CR would be
+        # written bare, and no reader would take the row back.
+        self._quoted = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
         if file_format is FileFormat.csv:
             self._csv.writerow(FILE_FIELDS)
 
@@ -208,7 +238,8 @@ class RecordWriter:
         if self.file_format is FileFormat.jsonl:
             self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
-        self._csv.writerow([_cell(name, record[name]) for name in FILE_FIELDS])
+        cells = [_cell(name, record[name]) for name in FILE_FIELDS]
+        (self._quoted if any("\r" in cell for cell in cells) else self._csv).writerow(cells)
 
 
 def _cell(name: str, value: Any) -> str:
@@ -218,7 +249,7 @@ def _cell(name: str, value: Any) -> str:
         return "true" if value else "false"
     if name in _JSON_FIELDS:
         return json.dumps(value, ensure_ascii=False) if value else ""
-    return str(value)
+    return formula_safe(str(value))
 
 
 class RejectsWriter:
@@ -230,5 +261,8 @@ class RejectsWriter:
         self._csv.writerow(REJECT_COLUMNS)
 
     def write(self, problems: list[RowProblem]) -> None:
-        self._csv.writerows((p.line, p.field, p.reason) for p in problems)
+        # Field names come from the file's own header: made safe to open, never read back.
+        self._csv.writerows(
+            (p.line, formula_safe(p.field), formula_safe(p.reason)) for p in problems
+        )
         self.stream.flush()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -10,6 +13,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./nichandle.db"
     host: str = "127.0.0.1"
+    # Where clients reach the API (scheme, host, any path prefix a proxy adds), for links the
+    # server hands out. Unset, page links are relative: never built from a client's Host header.
+    public_url: str | None = None
     port: int = 8000
     workers: int = 1
     # One line per request on stdout; off where a proxy in front already logs them.
@@ -35,3 +41,15 @@ class Settings(BaseSettings):
     dnsimple_rate_limit_per_hour: int = 2400
     # Optional: share rate-limit windows between processes; in-process counters without it.
     redis_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL, e.g. https://api.example.com")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.rstrip("/")

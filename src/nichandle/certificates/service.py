@@ -16,7 +16,7 @@ from nichandle.contacts import service as contacts
 from nichandle.contacts.models import Contact
 from nichandle.contacts.service import ContactRef
 from nichandle.db.base import parse_id, utcnow
-from nichandle.domains import names
+from nichandle.domains import limits, names
 from nichandle.errors import ErrorCollector, NotFound
 from nichandle.events.service import emit
 from nichandle.history.service import ContactChange
@@ -53,8 +53,8 @@ async def add_certificate(
         contact = await contacts.default_contact(session, actor.account_id)
         if contact is None:
             errors.add("contact", "blank", "can't be blank: the team has no default contact")
-    if expires_at is not None and expires_at.tzinfo is None:
-        errors.add("expires_at", "invalid", "needs a time zone, e.g. 2027-01-31T00:00:00Z")
+    if expires_at is not None:
+        expires_at = limits.expiry(expires_at, errors)
     errors.raise_if_any()
     assert contact is not None  # noqa: S101 - errors raised above otherwise
     now = utcnow()

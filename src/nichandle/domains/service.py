@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,7 @@ from nichandle.contacts import service as contacts
 from nichandle.contacts.models import Contact
 from nichandle.contacts.service import ContactRef
 from nichandle.db.base import parse_id, utcnow
-from nichandle.domains import names, repository, roles
+from nichandle.domains import limits, names, repository, roles
 from nichandle.domains.models import ROLES, Domain
 from nichandle.domains.repository import DomainFilter
 from nichandle.domains.roles import used_by
@@ -85,17 +85,7 @@ def _nameservers(values: Sequence[str], errors: ErrorCollector) -> list[str]:
 
 
 def _price_minor(value: Any, errors: ErrorCollector) -> int | None:
-    if value is None:
-        return None
-    try:
-        price = Decimal(str(value))
-    except InvalidOperation:
-        errors.add("renewal_price", "invalid", "must be a number")
-        return None
-    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")):
-        errors.add("renewal_price", "invalid", "must be a non-negative amount with 2 decimals")
-        return None
-    return int(price * 100)
+    return limits.price_minor(value, errors)
 
 
 def renewal_price(domain: Domain) -> Decimal | None:
@@ -111,11 +101,8 @@ def _apply_settings(domain: Domain, changes: Mapping[str, Any], errors: ErrorCol
     if changes.get("nameservers") is not None:
         domain.nameservers = _nameservers(changes["nameservers"], errors)
     if changes.get("expires_at") is not None:
-        expires: datetime = changes["expires_at"]
-        if expires.tzinfo is None:
-            errors.add("expires_at", "invalid", "needs a time zone, e.g. 2027-01-31T00:00:00Z")
-        else:
-            domain.expires_at = expires
+        # Refused: the collected error is raised before anything is written.
+        domain.expires_at = limits.expiry(changes["expires_at"], errors) or domain.expires_at
     if "renewal_price" in changes:
         domain.renewal_price_minor = _price_minor(changes["renewal_price"], errors)
 

@@ -84,7 +84,7 @@ async def list_contacts(
         metadata=metadata_filters(request.query_params),
         sort=contacts.parse_sort(sort),
     )
-    links, meta = page_links(request.url, result)
+    links, meta = page_links(request.url, result, settings.public_url)
     data = [ContactRead.of(c, expansions(expand)) for c in result.items]
     return ContactPage(data=data, links=links, meta=meta)
 
@@ -175,12 +175,13 @@ async def history(
     request: Request,
     session: SessionDep,
     actor: ActorDep,
+    settings: SettingsDep,
     page: int = 1,
     per_page: int = 100,
 ) -> VersionPage:
     """Every version of a contact, oldest first, including after it was deleted."""
     result = await contact_history(session, actor.account_id, handle, page_request(page, per_page))
-    links, meta = page_links(request.url, result)
+    links, meta = page_links(request.url, result, settings.public_url)
     return VersionPage(data=[VersionRead.of(v) for v in result.items], links=links, meta=meta)
 
 
@@ -221,7 +222,7 @@ async def list_domains(
         query=query,
         contact_handle=contact,
     )
-    links, meta = page_links(request.url, result)
+    links, meta = page_links(request.url, result, settings.public_url)
     data = [DomainRead.of(view, expansions(expand)) for view in result.items]
     return DomainPage(data=data, links=links, meta=meta)
 
@@ -296,7 +297,7 @@ async def list_certificates(
         page_request(page, settings.native_default_per_page if per_page is None else per_page),
         contact_handle=contact,
     )
-    links, meta = page_links(request.url, result)
+    links, meta = page_links(request.url, result, settings.public_url)
     return CertificatePage(
         data=[CertificateRead.of(c) for c in result.items], links=links, meta=meta
     )

@@ -11,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from starlette.datastructures import URL, QueryParams
 
 from nichandle.certificates.models import Certificate
+from nichandle.contacts.metadata import MAX_KEYS as MAX_METADATA_KEYS
 from nichandle.contacts.models import Contact
 from nichandle.domains.names import to_unicode
 from nichandle.domains.service import DomainsUsing, DomainView, renewal_price
+from nichandle.errors import FieldErrors
 from nichandle.history.models import ContactVersion
 from nichandle.paging import Page
 
@@ -170,13 +172,15 @@ class VersionPage(BaseModel):
 _PAGING = frozenset({"page", "per_page"})
 
 
-def page_links(url: URL, page: Page[Any]) -> tuple[Links, PageMeta]:
+def page_links(url: URL, page: Page[Any], public_url: str | None) -> tuple[Links, PageMeta]:
+    """Links to the request's path on ``public_url``; relative (``/api/v1/...?page=2``) without
+    one, because the scheme and host of ``url`` are whatever the client's Host header said."""
     current, last, per_page = page.request.page, page.last_page, page.request.per_page
     # The request's URL with its page and per_page replaced (appended last, as Starlette's
     # include_query_params does), the query parsed once for the four links rather than four
     # times (43 -> 18 us a page).
     kept = [(k, v) for k, v in parse_qsl(url.query, keep_blank_values=True) if k not in _PAGING]
-    base = str(url.replace(query=""))
+    base = f"{public_url or ''}{url.path}"
 
     def at(number: int) -> str:
         return f"{base}?{urlencode([*kept, ('page', number), ('per_page', per_page)])}"
@@ -194,11 +198,19 @@ def page_links(url: URL, page: Page[Any]) -> tuple[Links, PageMeta]:
 
 
 def metadata_filters(params: QueryParams) -> dict[str, str]:
-    """``metadata[key]=value`` query parameters -> {key: value}."""
+    """``metadata[key]=value`` query parameters -> {key: value} (a repeated key: its last value).
+
+    At most MAX_KEYS distinct keys: no contact holds more, so more filters could match nothing,
+    and each is a condition of its own in the query (1,000 of them overflowed SQLite's).
+    """
     filters = {}
     for name, value in params.multi_items():
         if name.startswith("metadata[") and name.endswith("]"):
             filters[name[len("metadata[") : -1]] = value
+    if len(filters) > MAX_METADATA_KEYS:
+        raise FieldErrors.single(
+            "metadata", "invalid", f"can filter on at most {MAX_METADATA_KEYS} keys at once"
+        )
     return filters
 
 
