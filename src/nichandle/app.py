@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from nichandle import write_path
 from nichandle.db.engine import create_database
@@ -22,6 +23,7 @@ from nichandle.dialects.namecom import errors as namecom_errors
 from nichandle.dialects.namecom.routes import router as namecom_router
 from nichandle.dialects.native import errors as native_errors
 from nichandle.dialects.native.routes import router as native_router
+from nichandle.dialects.ratelimit import Limits
 from nichandle.settings import Settings
 
 
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     write_path.connect()
     db = create_database(settings)
+    limits = Limits(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
+        await limits.close()
         await db.dispose()
 
     app = FastAPI(
@@ -114,13 +118,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.limits = limits
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
-    # Added last, so outermost: its X-RateLimit headers reach every /v2 response, 413 included.
-    app.add_middleware(
-        DnsimpleRateLimit,
-        limit=settings.dnsimple_rate_limit_per_hour,
-        redis_url=settings.redis_url,
-    )
+    # Added after RequestGuard, so outside it: its X-RateLimit headers reach every /v2
+    # response, 413 included.
+    app.add_middleware(DnsimpleRateLimit, quota=limits.quota)
+    if settings.trusted_proxies:
+        # Outermost: the client address every limit counts is the one the trusted proxy saw.
+        # `serve` turns uvicorn's own reading of the header off, so this setting alone decides.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     install_error_handlers(
         app,
         [

@@ -32,7 +32,7 @@ from nichandle.accounts.service import Actor
 from nichandle.contact_files import FileFormat
 from nichandle.contacts import bulk
 from nichandle.db import migrate
-from nichandle.db.engine import create_database
+from nichandle.db.engine import InvalidDatabaseUrl, create_database
 from nichandle.db.session import unit_of_work
 from nichandle.errors import NichandleError
 from nichandle.settings import Settings
@@ -633,4 +633,11 @@ def contacts_export(
 
 def main() -> None:
     write_path.connect()
-    app()
+    try:
+        app()
+    except InvalidDatabaseUrl as exc:
+        # Whichever command met it first (serve, db upgrade, ...): a setting to fix, so one line
+        # naming it, not a traceback.
+        message = f"[red]error:[/red] NICHANDLE_DATABASE_URL: {escape(str(exc))}"
+        err_console.print(message, soft_wrap=True)
+        raise SystemExit(2) from None

@@ -72,3 +72,25 @@ class ErrorCollector:
     def raise_if_any(self) -> None:
         if self.problems:
             raise FieldErrors(self.problems)
+
+
+class RetryLater(NichandleError):
+    """Refused for now, not for good: the client may retry after ``retry_after`` seconds."""
+
+    code = "retry_later"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = max(1, retry_after)
+
+
+class RateLimited(RetryLater):
+    """Too many requests: failed authentications from one address, or a token's hourly quota."""
+
+    code = "rate_limited"
+
+
+class Unavailable(RetryLater):
+    """The store cannot answer in time (SQLite's writer busy beyond its timeout)."""
+
+    code = "unavailable"

@@ -225,6 +225,9 @@ def serve(app: str, *, host: str, port: int, workers: int, access_log: bool = Tr
         workers=workers,
         log_level="info",
         access_log=access_log,
+        # X-Forwarded-For is read by the app, from NICHANDLE_TRUSTED_PROXIES only (app.py), not
+        # by uvicorn, which otherwise trusts it from 127.0.0.1 (or FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
     )
     if workers <= 1:
         uvicorn.Server(config).run()

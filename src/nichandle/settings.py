@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,9 +38,20 @@ class Settings(BaseSettings):
     # last_used_at is written at most this often per token, so reads stay reads.
     token_last_used_resolution_seconds: int = 60
     native_default_per_page: int = 25
-    # DNSimple dialect: requests per token per hour, answered 429 beyond (DNSimple's own default).
-    dnsimple_rate_limit_per_hour: int = 2400
-    # Optional: share rate-limit windows between processes; in-process counters without it.
+    # Requests per token per clock hour in every dialect, answered 429 beyond (DNSimple's own
+    # default). One quota per token: a token spent on /v2 is spent on /api/v1 and /core/v1 too.
+    token_rate_limit_per_hour: int = 2400
+    # The setting's name from when only /v2 was limited; still read when the new one is unset.
+    dnsimple_rate_limit_per_hour: int | None = None
+    # Failed authentications (credentials sent, refused) per client address and window; past
+    # them the address gets 429 before its credentials are looked at. 0 turns this off.
+    auth_failure_limit: int = 100
+    auth_failure_window_seconds: int = 60
+    # Comma-separated addresses or networks of the proxies in front ("10.0.0.0/8,::1", "*" for
+    # any): only requests from them have X-Forwarded-For read as the client's address. Empty:
+    # the client is the connection's peer, whatever headers it sends.
+    trusted_proxies: str = ""
+    # Optional: share the token quota's windows between processes; in-process counters without it.
     redis_url: str | None = None
 
     @field_validator("public_url")
@@ -53,3 +65,12 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("must not have a query or fragment")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _read_old_names(self) -> Self:
+        if (
+            self.dnsimple_rate_limit_per_hour is not None
+            and "token_rate_limit_per_hour" not in self.model_fields_set
+        ):
+            self.token_rate_limit_per_hour = self.dnsimple_rate_limit_per_hour
+        return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -10,25 +11,50 @@ from pydantic_core import from_json, to_json
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 from nichandle.settings import Settings
+
+# Execution option of the SQLite writer: BEGIN IMMEDIATE fails at once when another connection
+# holds the write lock, instead of waiting out the busy timeout.
+SQLITE_NO_WAIT = "nichandle_sqlite_no_wait"
+
+
+class InvalidDatabaseUrl(ValueError):
+    """NICHANDLE_DATABASE_URL names no database nichandle can use."""
 
 
 def async_url(url: str) -> URL:
     """Accepts the plain ``sqlite:///path`` and ``postgresql://...`` forms users write."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError) as error:  # ValueError: a port that is no number
+        # The message never repeats the URL: it may hold a password.
+        raise InvalidDatabaseUrl(
+            "not a database URL: use sqlite:///path/to/nichandle.db or postgresql://..."
+        ) from error
     driver = parsed.drivername
     if driver in ("sqlite", "sqlite+pysqlite"):
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     elif driver in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
     if parsed.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
-        raise ValueError(
+        raise InvalidDatabaseUrl(
             f"unsupported database URL scheme {driver!r}: use sqlite:// or postgresql://"
         )
     if parsed.drivername == "sqlite+aiosqlite" and parsed.database in (None, "", ":memory:"):
-        raise ValueError("SQLite needs a file path (sqlite:///path/to/nichandle.db)")
+        raise InvalidDatabaseUrl("SQLite needs a file path (sqlite:///path/to/nichandle.db)")
     return parsed
+
+
+def is_busy(error: exc.DBAPIError) -> bool:
+    """SQLite's "database is locked": another connection held the write lock beyond the busy
+    timeout. Worth a retry, unlike any other OperationalError."""
+    original = error.orig
+    code = getattr(original, "sqlite_errorcode", None) or getattr(
+        getattr(original, "__cause__", None), "sqlite_errorcode", None
+    )
+    return code == sqlite3.SQLITE_BUSY or "database is locked" in str(original)
 
 
 def _json_dumps(value: Any) -> str:
@@ -58,7 +84,17 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int, writer: bool
     def _on_begin(connection: Any) -> None:
         # The writer takes the write lock up front: a deferred transaction that later writes can
         # fail at once with "database is locked" instead of waiting out the busy timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+        if not writer:
+            connection.exec_driver_sql("BEGIN")
+        elif connection.get_execution_options().get(SQLITE_NO_WAIT):
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                # Only taking the lock waits; once held, the transaction needs no timeout.
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _ping_when_idle(engine: AsyncEngine, *, idle_seconds: float) -> None:
@@ -109,10 +145,21 @@ class Database:
         self.statement_reader_sessions = async_sessionmaker(
             self.statement_reader, expire_on_commit=False
         )
+        self.writer_sessions_without_waiting = async_sessionmaker(
+            self.writer.execution_options(**{SQLITE_NO_WAIT: True}), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
+
+    def writer_is_free(self) -> bool:
+        """Whether a write could start now without queueing for SQLite's one writer connection
+        (always on PostgreSQL, whose pool is sized for the concurrency)."""
+        pool = self.writer.pool
+        if not self.is_sqlite or not isinstance(pool, QueuePool):
+            return True
+        return pool.checkedout() < pool.size()
 
     async def dispose(self) -> None:
         await self.writer.dispose()

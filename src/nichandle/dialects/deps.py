@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts import service as accounts
-from nichandle.db.engine import Database
+from nichandle.accounts.models import ApiToken
+from nichandle.db.engine import Database, is_busy
 from nichandle.db.session import unit_of_work
+from nichandle.dialects.ratelimit import Limits, client_address
+from nichandle.errors import Unauthorized
 from nichandle.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Where authentication leaves the token's counted quota for the /v2 headers (request.state).
+QUOTA_STATE = "nichandle_quota"
+
+
+class _Authenticated(Protocol):
+    @property
+    def token(self) -> ApiToken: ...
+    @property
+    def needs_touch(self) -> bool: ...
+
+
+Authenticated = TypeVar("Authenticated", bound=_Authenticated)
 
 
 def get_database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
+
+
+def get_limits(request: Request) -> Limits:
+    limits: Limits = request.app.state.limits
+    return limits
 
 
 def get_settings(request: Request) -> Settings:
@@ -57,21 +78,27 @@ def bearer_secret(authorization: str | None) -> str | None:
 async def authenticate_request(
     request: Request, session: AsyncSession, secret: str | None, *, team: str | None
 ) -> accounts.Authentication:
-    """Authenticates and keeps last_used_at, written at most once a minute per token."""
-    auth = await accounts.authenticate(
-        session, secret, team=team, touch_after=_touch_after(request)
+    """Authenticates a bearer secret (rate limited, see _limited), keeping last_used_at."""
+    return await _limited(
+        request,
+        session,
+        lambda: accounts.authenticate(
+            session, secret, team=team, touch_after=_touch_after(request)
+        ),
+        presented=bool(secret),
     )
-    await keep_last_used(request, session, auth.token.id, needs_touch=auth.needs_touch)
-    return auth
 
 
 async def identify_request(
     request: Request, session: AsyncSession, secret: str | None
 ) -> accounts.Identity:
     """Authenticates without choosing an account (who am I, which accounts may I use)."""
-    identity = await accounts.identify(session, secret, touch_after=_touch_after(request))
-    await keep_last_used(request, session, identity.token.id, needs_touch=identity.needs_touch)
-    return identity
+    return await _limited(
+        request,
+        session,
+        lambda: accounts.identify(session, secret, touch_after=_touch_after(request)),
+        presented=bool(secret),
+    )
 
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
@@ -96,11 +123,45 @@ async def authenticate_basic_request(
     *,
     team: str | None,
 ) -> accounts.Authentication:
-    """HTTP Basic ``username:token`` (accounts.authenticate_basic), keeping last_used_at."""
+    """HTTP Basic ``username:token`` (accounts.authenticate_basic), rate limited, keeping
+    last_used_at."""
     username, secret = credentials or (None, None)
-    auth = await accounts.authenticate_basic(
-        session, username, secret, team=team, touch_after=_touch_after(request)
+    return await _limited(
+        request,
+        session,
+        lambda: accounts.authenticate_basic(
+            session, username, secret, team=team, touch_after=_touch_after(request)
+        ),
+        presented=bool(username and secret),
     )
+
+
+async def _limited(
+    request: Request,
+    session: AsyncSession,
+    authenticate: Callable[[], Awaitable[Authenticated]],
+    *,
+    presented: bool,
+) -> Authenticated:
+    """Authentication between the two limits: an address that failed too often is refused
+    before its credentials are looked at, and a token past its hourly quota after.
+
+    Only credentials that were sent and refused count as failures: a request without any
+    guesses nothing. The quota counts authenticated tokens only, by their stored hash.
+    """
+    limits = get_limits(request)
+    address = client_address(request.scope)
+    await limits.failures.check(address)
+    try:
+        auth = await authenticate()
+    except Unauthorized:
+        if presented:
+            await limits.failures.failed(address)
+        raise
+    quota = await limits.quota.hit(auth.token.token_hash)
+    setattr(request.state, QUOTA_STATE, quota)
+    if quota.exceeded:
+        raise limits.quota.refuse(quota)
     await keep_last_used(request, session, auth.token.id, needs_touch=auth.needs_touch)
     return auth
 
@@ -112,12 +173,27 @@ def _touch_after(request: Request) -> timedelta:
 async def keep_last_used(
     request: Request, session: AsyncSession, token_id: int, *, needs_touch: bool
 ) -> None:
-    """Writes the token's last_used_at when stale; reads write it in a unit of work of their own,
-    so they stay on the reader."""
+    """Writes the token's last_used_at when stale: a write in the request's transaction, a read
+    in one of its own that never waits for the writer (_touch_if_writer_free)."""
     if not needs_touch:
         return
     if request.method in READ_METHODS:
-        async with unit_of_work(get_database(request)) as writer:
-            await accounts.record_token_use(writer, token_id)
+        await _touch_if_writer_free(get_database(request), token_id)
     else:
         await accounts.record_token_use(session, token_id)
+
+
+async def _touch_if_writer_free(db: Database, token_id: int) -> None:
+    """On SQLite a read would otherwise queue behind every write in flight (one writer
+    connection) and behind other processes' write locks (up to the busy timeout) for a
+    timestamp kept to the minute: when the writer is taken, the touch is skipped, and the
+    token, still stale, is touched by a later request."""
+    if not db.writer_is_free():
+        return
+    try:
+        async with db.writer_sessions_without_waiting() as writer:
+            await accounts.record_token_use(writer, token_id)
+            await writer.commit()
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise

@@ -6,10 +6,15 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from nichandle.errors import NichandleError
+from nichandle.db.engine import is_busy
+from nichandle.errors import NichandleError, Unavailable
+
+# A busy store clears in moments: retry after a second.
+BUSY_RETRY_AFTER_SECONDS = 1
 
 Renderer = Callable[[Exception], Response]
 
@@ -27,7 +32,18 @@ def install_error_handlers(
                 return render(exc)
         return fallback(exc)
 
+    async def handle_operational(request: Request, exc: Exception) -> Response:
+        """SQLite busy beyond its timeout is a 503 to retry; any other OperationalError goes on
+        to the 500 below, logged."""
+        if isinstance(exc, OperationalError) and is_busy(exc):
+            busy = Unavailable(
+                "The database is busy; retry shortly", retry_after=BUSY_RETRY_AFTER_SECONDS
+            )
+            return await handle(request, busy)
+        raise exc
+
     # Exception: unexpected failures too answer in the dialect's JSON envelope (clients parse
     # every error body); Starlette still logs and re-raises them after the response.
     for kind in (NichandleError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(kind, handle)
+    app.add_exception_handler(OperationalError, handle_operational)

@@ -1,5 +1,6 @@
-"""DNSimple's rate limit: X-RateLimit headers on every /v2 response, 429 when the hour is spent,
-counted in-process or, when configured, in Redis shared by every API process."""
+"""The token quota (DNSimple's rate limit, kept for every dialect): X-RateLimit headers on every
+/v2 response, 429 when the hour is spent on any dialect, counted in-process or, when configured,
+in Redis shared by every API process."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from nichandle.accounts.tokens import hash_secret
 from nichandle.app import create_app
 from nichandle.db.engine import Database
-from nichandle.dialects.dnsimple.ratelimit import REDIS_PREFIX, InProcessCounter, RateLimiter
+from nichandle.dialects.ratelimit import REDIS_PREFIX, InProcessCounter, TokenQuota
 from nichandle.settings import Settings
 from tests.conftest import IN_CI, Team, make_team
 from tests.dialects.dnsimple.helpers import (
@@ -60,9 +62,7 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def limited_app(settings: Settings, **overrides: object) -> FastAPI:
     """A second app over the session's (migrated) database with a limit of three an hour."""
     return create_app(
-        Settings(
-            database_url=settings.database_url, dnsimple_rate_limit_per_hour=LIMIT, **overrides
-        )
+        Settings(database_url=settings.database_url, token_rate_limit_per_hour=LIMIT, **overrides)
     )
 
 
@@ -143,19 +143,85 @@ async def test_a_spent_hour_answers_429_quota_exceeded_for_that_token_only(
             refused = await call
             assert message_of(refused, 429) == "quota exceeded"
             assert quota(refused)[:2] == (LIMIT, 0)
-        # Counted per token; the native API is not limited.
+            assert 0 < int(refused.headers["retry-after"]) <= 3600
         assert (await http.get("/v2/whoami", headers=other.headers)).status_code == 200
+
+
+async def test_a_token_spent_on_v2_is_spent_in_every_dialect(
+    settings: Settings, app: FastAPI, team: Team
+) -> None:
+    async with running(limited_app(settings)) as http:
+        for _ in range(LIMIT):
+            assert (await http.get("/v2/whoami", headers=team.headers)).status_code == 200
+        assert message_of(await http.get("/v2/whoami", headers=team.headers), 429)
+        native = await http.get("/api/v1/contacts", headers=team.headers)
+        namecom = await http.get("/core/v1/domains", auth=(team.slug, team.token))
+    assert native.status_code == 429, native.text
+    assert "quota" in native.json()["message"]
+    assert namecom.status_code == 429, namecom.text
+    assert namecom.json()["message"] == "Rate Limit Exceeded"
+    for response in (native, namecom):
+        assert 0 < int(response.headers["retry-after"]) <= 3600
+        assert not any(name in response.headers for name in RATE_LIMIT_HEADERS)
+
+
+async def test_requests_in_other_dialects_count_against_the_v2_quota(
+    settings: Settings, app: FastAPI, team: Team
+) -> None:
+    async with running(limited_app(settings)) as http:
         assert (await http.get("/api/v1/contacts", headers=team.headers)).status_code == 200
+        auth = (team.slug, team.token)
+        assert (await http.get("/core/v1/domains", auth=auth)).status_code == 200
+        assert quota(await http.get("/v2/whoami", headers=team.headers))[1] == 0
+        assert message_of(await http.get("/v2/whoami", headers=team.headers), 429)
+
+
+async def test_unknown_tokens_are_not_counted_and_cannot_crowd_out_real_ones(
+    settings: Settings, app: FastAPI, team: Team
+) -> None:
+    limited = limited_app(settings)
+    counter = limited.state.limits.quota.counter
+    assert isinstance(counter, InProcessCounter)
+    counter.max_keys = 2  # a table that a flood of made-up tokens would fill at once
+    async with running(limited) as http:
+        for n in range(20):
+            made_up = {"Authorization": f"Bearer nh_made_up_{n}"}
+            assert (await http.get("/v2/whoami", headers=made_up)).status_code == 401
+            assert (await http.get("/api/v1/contacts", headers=made_up)).status_code == 401
+            assert (
+                await http.get("/core/v1/domains", auth=(team.slug, f"x{n}"))
+            ).status_code == 401
+        assert len(counter) == 0
+        seen = [quota(await http.get("/v2/whoami", headers=team.headers)) for _ in range(LIMIT)]
+        assert [remaining for _, remaining, _ in seen] == [2, 1, 0]
+        assert message_of(await http.get("/v2/whoami", headers=team.headers), 429)
+    assert len(counter) == 1
+
+
+async def test_a_response_no_authentication_counted_shows_the_quota_as_it_stands(
+    settings: Settings, app: FastAPI, team: Team
+) -> None:
+    async with running(limited_app(settings)) as http:
+        assert quota(await http.get("/v2/whoami", headers=team.headers))[1] == 2
+        # An unknown route never authenticates: the token's quota is shown, not counted.
+        unknown_route = await http.get("/v2/nothing/here", headers=team.headers)
+        assert unknown_route.status_code == 404
+        assert quota(unknown_route)[1] == 2
+        anonymous = await http.get("/v2/whoami")
+        assert anonymous.status_code == 401
+        assert quota(anonymous)[:2] == (LIMIT, LIMIT)
 
 
 async def test_a_new_hour_starts_a_new_count() -> None:
     now = [7200.0 + 3599]
-    limiter = RateLimiter(2, clock=lambda: now[0])
+    limiter = TokenQuota(2, clock=lambda: now[0])
     first = [await limiter.hit("s") for _ in range(3)]
     assert [q.remaining for q in first] == [1, 0, 0]
     assert first[0].reset == 3 * 3600
+    assert first[0].retry_after == 1
     assert (await limiter.hit("s")).exceeded
     now[0] += 1
+    assert (await limiter.peek("s")).remaining == 2  # nothing counted in the new hour yet
     fresh = await limiter.hit("s")
     assert (fresh.remaining, fresh.exceeded, fresh.reset) == (1, False, 4 * 3600)
 
@@ -163,8 +229,17 @@ async def test_a_new_hour_starts_a_new_count() -> None:
 async def test_the_in_process_table_is_bounded() -> None:
     counter = InProcessCounter(max_keys=2)
     assert [await counter.hit(key, 1) for key in ("a", "b", "a", "c", "c")] == [1, 1, 2, 1, 1]
+    assert await counter.peek("a", 1) == 2
+    assert await counter.peek("c", 1) == 0  # past the bound: uncounted, nothing evicted
     assert await counter.hit("c", 2) == 1  # a new window starts from an empty table
     assert await counter.hit("c", 2) == 2
+
+
+def test_the_old_setting_name_still_sets_the_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NICHANDLE_DNSIMPLE_RATE_LIMIT_PER_HOUR", "7")
+    assert Settings().token_rate_limit_per_hour == 7
+    monkeypatch.setenv("NICHANDLE_TOKEN_RATE_LIMIT_PER_HOUR", "9")
+    assert Settings().token_rate_limit_per_hour == 9  # the new name wins
 
 
 async def test_redis_counts_are_shared_by_every_process(
@@ -176,19 +251,18 @@ async def test_redis_counts_are_shared_by_every_process(
     )
     async with running(first) as one, running(second) as two:
         assert quota(await one.get("/v2/whoami", headers=team.headers))[1] == 2
-        assert quota(await two.get("/v2/whoami", headers=team.headers))[1] == 1
+        assert (await two.get("/api/v1/contacts", headers=team.headers)).status_code == 200
         assert quota(await one.get("/v2/whoami", headers=team.headers))[1] == 0
         assert (
             message_of(await two.get("/v2/whoami", headers=team.headers), 429) == "quota exceeded"
         )
+        assert (await one.get("/api/v1/contacts", headers=team.headers)).status_code == 429
 
     redis = Redis.from_url(redis_url)
     try:
-        keys = [
-            key async for key in redis.scan_iter(f"{REDIS_PREFIX}:*:{RateLimiter.key(team.token)}")
-        ]
+        keys = [key async for key in redis.scan_iter(f"{REDIS_PREFIX}:*:{hash_secret(team.token)}")]
         assert len(keys) == 1
-        assert int(await redis.get(keys[0]) or 0) == 4
+        assert int(await redis.get(keys[0]) or 0) == 5
         assert 0 < await redis.ttl(keys[0]) <= 3660
         await redis.delete(*keys)
     finally:

@@ -38,7 +38,8 @@ async def test_a_default_moving_is_a_change_of_both_contacts(
 ) -> None:
     first = await create_contact(client, team, email="first@example.com")
     second = await create_contact(client, team, email="second@example.com")
-    assert first["is_default"] and not second["is_default"]
+    assert first["is_default"]
+    assert not second["is_default"]
     response = await client.patch(
         contact_url(second["handle"]), json={"is_default": True}, headers=team.headers
     )

@@ -14,7 +14,16 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from nichandle.dialects.dnsimple.schemas import wire_field
-from nichandle.errors import Conflict, FieldErrors, NotFound, PolicyRefused, Problem, Unauthorized
+from nichandle.errors import (
+    Conflict,
+    FieldErrors,
+    NotFound,
+    PolicyRefused,
+    Problem,
+    RateLimited,
+    RetryLater,
+    Unauthorized,
+)
 
 VALIDATION_FAILED = "Validation failed"
 BLANK = "can't be blank"
@@ -110,6 +119,11 @@ def render(exc: Exception) -> Response:
         return _json({"message": IN_USE if exc.code == "contact_in_use" else exc.message}, 400)
     if isinstance(exc, PolicyRefused):
         return _json({"message": exc.message}, 403)
+    if isinstance(exc, RetryLater):
+        # DNSimple's own words for a spent hour; ours for the rest (failed logins, a busy store).
+        message = QUOTA_EXCEEDED if exc.code == "quota_exceeded" else exc.message
+        status = 429 if isinstance(exc, RateLimited) else 503
+        return _json({"message": message}, status, {"Retry-After": str(exc.retry_after)})
     if isinstance(exc, HTTPException):
         if exc.status_code == 405:
             # As DNSimple answers it (fixture method-not-allowed): no body, an Allow header.
@@ -125,7 +139,3 @@ def render(exc: Exception) -> Response:
 def server_error() -> Response:
     """Any unexpected failure: JSON, so the client raises its own exception, not a decode error."""
     return _json({"message": SERVER_ERROR}, 500)
-
-
-def quota_exceeded() -> Response:
-    return _json({"message": QUOTA_EXCEEDED}, 429)

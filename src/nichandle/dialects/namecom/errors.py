@@ -16,7 +16,10 @@ from nichandle.errors import (
     NichandleError,
     NotFound,
     PolicyRefused,
+    RateLimited,
+    RetryLater,
     Unauthorized,
+    Unavailable,
 )
 
 UNSUPPORTED_MEDIA_TYPE = "The 'Content-Type' header must be 'application/json' for this request."
@@ -33,7 +36,9 @@ MESSAGES = {
     409: "Conflict",
     413: "Request Entity Too Large",
     415: UNSUPPORTED_MEDIA_TYPE,
+    429: "Rate Limit Exceeded",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 STATUS: dict[type[NichandleError], int] = {
     FieldErrors: 400,
@@ -41,6 +46,8 @@ STATUS: dict[type[NichandleError], int] = {
     PolicyRefused: 403,
     NotFound: 404,
     Conflict: 409,
+    RateLimited: 429,
+    Unavailable: 503,
 }
 
 
@@ -100,5 +107,7 @@ def render(exc: Exception) -> Response:
             return _json(401, exc.message, {"WWW-Authenticate": 'Basic realm="nichandle"'})
         if exc.code == "domain_not_found":
             return _json(404, DOMAIN_NOT_FOUND)
+        if isinstance(exc, RetryLater):
+            return _json(status, exc.message, {"Retry-After": str(exc.retry_after)})
         return _json(status, exc.message)
     return _json(500, "The server could not complete the request.")

@@ -9,7 +9,16 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from nichandle.errors import Conflict, FieldErrors, NotFound, PolicyRefused, Unauthorized
+from nichandle.errors import (
+    Conflict,
+    FieldErrors,
+    NotFound,
+    PolicyRefused,
+    RateLimited,
+    RetryLater,
+    Unauthorized,
+    Unavailable,
+)
 
 STATUS = {
     NotFound: 404,
@@ -17,6 +26,8 @@ STATUS = {
     Unauthorized: 401,
     PolicyRefused: 403,
     FieldErrors: 422,
+    RateLimited: 429,
+    Unavailable: 503,
 }
 
 
@@ -54,6 +65,8 @@ def render(exc: Exception) -> Response:
     for kind, status in STATUS.items():
         if isinstance(exc, kind):
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            if isinstance(exc, RetryLater):
+                headers = {"Retry-After": str(exc.retry_after)}
             message = getattr(exc, "message", str(exc))
             return JSONResponse({"message": message}, status_code=status, headers=headers)
     return JSONResponse({"message": "Internal server error"}, status_code=500)
