@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from nichandle.db.engine import Database
 from nichandle.errors import Conflict
@@ -109,6 +111,33 @@ def translate_database_error(exc: DBAPIError) -> Exception:
     return exc
 
 
+# Sessions opened to read carry this in Session.info: a write through one is a bug (on
+# PostgreSQL the statement reader would even commit it on its own), so it fails at once.
+READ_ONLY = "nichandle_read_only"
+
+
+class ReadOnlySession(RuntimeError):
+    """A write attempted in a unit of work opened to read."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flush(session: Session, _context: object, _instances: object) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlySession(
+            "a write in a unit of work opened to read (unit_of_work(write=False))"
+        )
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_statement(state: ORMExecuteState) -> None:
+    if state.session.info.get(READ_ONLY) and (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        raise ReadOnlySession(
+            "a write in a unit of work opened to read (unit_of_work(write=False))"
+        )
+
+
 @asynccontextmanager
 async def unit_of_work(
     db: Database, *, write: bool = True, per_statement: bool = False
@@ -121,6 +150,8 @@ async def unit_of_work(
     else:
         sessions = db.statement_reader_sessions if per_statement else db.reader_sessions
     async with sessions() as session:
+        if not write:
+            session.sync_session.info[READ_ONLY] = True
         try:
             yield session
             await session.commit()

@@ -19,7 +19,6 @@ from nichandle.dialects.ratelimit import Limits, client_address
 from nichandle.errors import Unauthorized
 from nichandle.settings import Settings
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Where authentication leaves the token's counted quota for the /v2 headers (request.state).
 QUOTA_STATE = "nichandle_quota"
 
@@ -49,12 +48,16 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent; reads statement by
-    statement where a transaction would hold no snapshot (PostgreSQL)."""
-    db = get_database(request)
-    read = request.method in READ_METHODS
-    async with unit_of_work(db, write=not read, per_statement=read) as session:
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A route that only reads: statement by statement where a transaction would hold no
+    snapshot (PostgreSQL). Anything it tries to write fails (db.session.ReadOnlySession)."""
+    async with unit_of_work(get_database(request), write=False, per_statement=True) as session:
+        yield session
+
+
+async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A route that writes: one transaction, committed before the response is sent."""
+    async with unit_of_work(get_database(request)) as session:
         yield session
 
 
@@ -64,7 +67,9 @@ async def request_settings(request: Request) -> Settings:
     return get_settings(request)
 
 
-SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
+# Each route says which it needs, whatever its HTTP method (a page may write on a GET).
+ReadSession = Annotated[AsyncSession, Depends(read_session, scope="function")]
+WriteSession = Annotated[AsyncSession, Depends(write_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(request_settings)]
 
 
@@ -76,27 +81,23 @@ def bearer_secret(authorization: str | None) -> str | None:
 
 
 async def authenticate_request(
-    request: Request, session: AsyncSession, secret: str | None, *, team: str | None
+    request: Request, secret: str | None, *, team: str | None
 ) -> accounts.Authentication:
     """Authenticates a bearer secret (rate limited, see _limited), keeping last_used_at."""
     return await _limited(
         request,
-        session,
-        lambda: accounts.authenticate(
+        lambda session: accounts.authenticate(
             session, secret, team=team, touch_after=_touch_after(request)
         ),
         presented=bool(secret),
     )
 
 
-async def identify_request(
-    request: Request, session: AsyncSession, secret: str | None
-) -> accounts.Identity:
+async def identify_request(request: Request, secret: str | None) -> accounts.Identity:
     """Authenticates without choosing an account (who am I, which accounts may I use)."""
     return await _limited(
         request,
-        session,
-        lambda: accounts.identify(session, secret, touch_after=_touch_after(request)),
+        lambda session: accounts.identify(session, secret, touch_after=_touch_after(request)),
         presented=bool(secret),
     )
 
@@ -117,19 +118,14 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 
 
 async def authenticate_basic_request(
-    request: Request,
-    session: AsyncSession,
-    credentials: tuple[str, str] | None,
-    *,
-    team: str | None,
+    request: Request, credentials: tuple[str, str] | None, *, team: str | None
 ) -> accounts.Authentication:
     """HTTP Basic ``username:token`` (accounts.authenticate_basic), rate limited, keeping
     last_used_at."""
     username, secret = credentials or (None, None)
     return await _limited(
         request,
-        session,
-        lambda: accounts.authenticate_basic(
+        lambda session: accounts.authenticate_basic(
             session, username, secret, team=team, touch_after=_touch_after(request)
         ),
         presented=bool(username and secret),
@@ -138,13 +134,15 @@ async def authenticate_basic_request(
 
 async def _limited(
     request: Request,
-    session: AsyncSession,
-    authenticate: Callable[[], Awaitable[Authenticated]],
+    authenticate: Callable[[AsyncSession], Awaitable[Authenticated]],
     *,
     presented: bool,
 ) -> Authenticated:
     """Authentication between the two limits: an address that failed too often is refused
     before its credentials are looked at, and a token past its hourly quota after.
+
+    It reads in a unit of its own, over before the route's session starts: a route's session
+    is the one its handler chose (ReadSession or WriteSession), whoever authenticated.
 
     Only credentials that were sent and refused count as failures: a request without any
     guesses nothing. The quota counts authenticated tokens only, by their stored hash.
@@ -152,8 +150,10 @@ async def _limited(
     limits = get_limits(request)
     address = client_address(request.scope)
     await limits.failures.check(address)
+    db = get_database(request)
     try:
-        auth = await authenticate()
+        async with unit_of_work(db, write=False, per_statement=True) as session:
+            auth = await authenticate(session)
     except Unauthorized:
         if presented:
             await limits.failures.failed(address)
@@ -162,7 +162,8 @@ async def _limited(
     setattr(request.state, QUOTA_STATE, quota)
     if quota.exceeded:
         raise limits.quota.refuse(quota)
-    await keep_last_used(request, session, auth.token.id, needs_touch=auth.needs_touch)
+    if auth.needs_touch:
+        await _touch_if_writer_free(db, auth.token.id)
     return auth
 
 
@@ -170,24 +171,12 @@ def _touch_after(request: Request) -> timedelta:
     return timedelta(seconds=get_settings(request).token_last_used_resolution_seconds)
 
 
-async def keep_last_used(
-    request: Request, session: AsyncSession, token_id: int, *, needs_touch: bool
-) -> None:
-    """Writes the token's last_used_at when stale: a write in the request's transaction, a read
-    in one of its own that never waits for the writer (_touch_if_writer_free)."""
-    if not needs_touch:
-        return
-    if request.method in READ_METHODS:
-        await _touch_if_writer_free(get_database(request), token_id)
-    else:
-        await accounts.record_token_use(session, token_id)
-
-
 async def _touch_if_writer_free(db: Database, token_id: int) -> None:
-    """On SQLite a read would otherwise queue behind every write in flight (one writer
-    connection) and behind other processes' write locks (up to the busy timeout) for a
-    timestamp kept to the minute: when the writer is taken, the touch is skipped, and the
-    token, still stale, is touched by a later request."""
+    """Writes the token's last_used_at, in a transaction of its own. On SQLite a request would
+    otherwise queue behind every write in flight (one writer connection) and behind other
+    processes' write locks (up to the busy timeout) for a timestamp kept to the minute: when the
+    writer is taken, the touch is skipped, and the token, still stale, is touched by a later
+    request."""
     if not db.writer_is_free():
         return
     try:

@@ -16,7 +16,8 @@ from nichandle.accounts.service import Actor
 from nichandle.contacts import service as contacts
 from nichandle.contacts.service import ContactRef
 from nichandle.dialects.deps import (
-    SessionDep,
+    ReadSession,
+    WriteSession,
     authenticate_request,
     bearer_secret,
     identify_request,
@@ -48,18 +49,18 @@ Authorization = Annotated[str | None, Header()]
 
 
 async def dnsimple_actor(
-    request: Request, session: SessionDep, account: str, authorization: Authorization = None
+    request: Request, account: str, authorization: Authorization = None
 ) -> Actor:
     """Bearer token; the account in the path must be one the token may act for, else 404."""
-    auth = await authenticate_request(request, session, bearer_secret(authorization), team=account)
+    auth = await authenticate_request(request, bearer_secret(authorization), team=account)
     return Actor(account_id=auth.account.id, token_id=auth.token.id, dialect=DIALECT)
 
 
 async def dnsimple_identity(
-    request: Request, session: SessionDep, authorization: Authorization = None
+    request: Request, authorization: Authorization = None
 ) -> accounts.Identity:
     """Bearer token, before any account is chosen (whoami, accounts)."""
-    return await identify_request(request, session, bearer_secret(authorization))
+    return await identify_request(request, bearer_secret(authorization))
 
 
 ActorDep = Annotated[Actor, Depends(dnsimple_actor)]
@@ -69,7 +70,7 @@ router = APIRouter(prefix="/v2", tags=["dnsimple"])
 
 
 @router.get("/whoami", response_model=WhoamiEnvelope)
-async def whoami(session: SessionDep, identity: IdentityDep) -> WhoamiEnvelope:
+async def whoami(session: ReadSession, identity: IdentityDep) -> WhoamiEnvelope:
     """The token's account (account tokens) or user (personal tokens)."""
     if identity.user is not None:
         return WhoamiEnvelope(data=Whoami(user=UserRead.of(identity.user), account=None))
@@ -81,7 +82,7 @@ async def whoami(session: SessionDep, identity: IdentityDep) -> WhoamiEnvelope:
 
 
 @router.get("/accounts", response_model=AccountsEnvelope)
-async def list_accounts(session: SessionDep, identity: IdentityDep) -> AccountsEnvelope:
+async def list_accounts(session: ReadSession, identity: IdentityDep) -> AccountsEnvelope:
     """The accounts the token may act for."""
     emails = await accounts.account_emails(session, identity.accounts)
     return AccountsEnvelope(data=[AccountRead.of(a, emails[a.id]) for a in identity.accounts])
@@ -89,7 +90,7 @@ async def list_accounts(session: SessionDep, identity: IdentityDep) -> AccountsE
 
 @router.get("/{account}/contacts", response_model=ContactPage)
 async def list_contacts(
-    session: SessionDep,
+    session: ReadSession,
     actor: ActorDep,
     sort: str | None = None,
     page: int = 1,
@@ -110,7 +111,7 @@ async def list_contacts(
     "/{account}/contacts", response_model=ContactEnvelope, status_code=status.HTTP_201_CREATED
 )
 async def create_contact(
-    body: ContactCreate, session: SessionDep, actor: ActorDep
+    body: ContactCreate, session: WriteSession, actor: ActorDep
 ) -> ContactEnvelope:
     """Create a contact; DNSimple never deduplicates."""
     outcome = await contacts.create_contact(
@@ -120,7 +121,7 @@ async def create_contact(
 
 
 @router.get("/{account}/contacts/{contact}", response_model=ContactEnvelope)
-async def get_contact(contact: str, session: SessionDep, actor: ActorDep) -> ContactEnvelope:
+async def get_contact(contact: str, session: ReadSession, actor: ActorDep) -> ContactEnvelope:
     """Retrieve a contact by id."""
     found = await contacts.get_contact(session, actor.account_id, ContactRef(id=contact))
     return ContactEnvelope(data=ContactRead.of(found))
@@ -128,7 +129,7 @@ async def get_contact(contact: str, session: SessionDep, actor: ActorDep) -> Con
 
 @router.patch("/{account}/contacts/{contact}", response_model=ContactEnvelope)
 async def update_contact(
-    contact: str, body: ContactUpdate, session: SessionDep, actor: ActorDep
+    contact: str, body: ContactUpdate, session: WriteSession, actor: ActorDep
 ) -> ContactEnvelope:
     """Update the fields sent; names and country may change too."""
     updated = await contacts.update_contact(
@@ -143,7 +144,7 @@ async def update_contact(
 
 
 @router.delete("/{account}/contacts/{contact}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_contact(contact: str, session: SessionDep, actor: ActorDep) -> Response:
+async def delete_contact(contact: str, session: WriteSession, actor: ActorDep) -> Response:
     """Delete a contact nothing uses (not the account's default or last contact)."""
     await contacts.delete_contact(session, actor, ContactRef(id=contact))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -151,7 +152,7 @@ async def delete_contact(contact: str, session: SessionDep, actor: ActorDep) -> 
 
 @router.get("/{account}/domains", response_model=DomainPage)
 async def list_domains(
-    session: SessionDep,
+    session: ReadSession,
     actor: ActorDep,
     name_like: str | None = None,
     registrant_id: int | None = None,
@@ -174,7 +175,7 @@ async def list_domains(
 
 
 @router.get("/{account}/domains/{domain}", response_model=DomainEnvelope)
-async def get_domain(domain: str, session: SessionDep, actor: ActorDep) -> DomainEnvelope:
+async def get_domain(domain: str, session: ReadSession, actor: ActorDep) -> DomainEnvelope:
     """Retrieve a domain by name or id."""
     view = await domains.get_domain_by_name_or_id(session, actor.account_id, domain)
     return DomainEnvelope(data=DomainRead.of(view))

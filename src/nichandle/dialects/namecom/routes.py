@@ -11,7 +11,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from nichandle.accounts.service import Actor
-from nichandle.dialects.deps import SessionDep, authenticate_basic_request, basic_credentials
+from nichandle.dialects.deps import (
+    ReadSession,
+    WriteSession,
+    authenticate_basic_request,
+    basic_credentials,
+)
 from nichandle.dialects.namecom.errors import UNSUPPORTED_MEDIA_TYPE
 from nichandle.dialects.namecom.schemas import (
     REQUIRED_CORE_FIELDS,
@@ -33,14 +38,13 @@ Body = TypeVar("Body", bound=BaseModel)
 
 async def namecom_actor(
     request: Request,
-    session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
     x_team: Annotated[str | None, Header()] = None,
 ) -> Actor:
     """HTTP Basic ``username:token``: the account's slug (or, with a personal token, the user's
     email; X-Team picks among several teams) and one of its tokens."""
     credentials = basic_credentials(authorization)
-    auth = await authenticate_basic_request(request, session, credentials, team=x_team)
+    auth = await authenticate_basic_request(request, credentials, team=x_team)
     return Actor(account_id=auth.account.id, token_id=auth.token.id, dialect=DIALECT)
 
 
@@ -68,7 +72,7 @@ router = APIRouter(prefix="/core/v1", tags=["namecom"])
 
 @router.get("/domains", response_model=DomainList, response_model_exclude_unset=True)
 async def list_domains(
-    session: SessionDep, actor: ActorDep, perPage: int = MAX_PER_PAGE, page: int = 1
+    session: ReadSession, actor: ActorDep, perPage: int = MAX_PER_PAGE, page: int = 1
 ) -> DomainList:
     """ListDomains: the account's domains with their role contacts, 1000 a page by default."""
     request = page_request(page, perPage, max_per_page=MAX_PER_PAGE)
@@ -78,7 +82,7 @@ async def list_domains(
 
 @router.post("/domains", response_model=CreateDomainResponse)
 async def create_domain(
-    session: SessionDep,
+    session: WriteSession,
     actor: ActorDep,
     body: Annotated[CreateDomainRequest, Depends(json_body(CreateDomainRequest))],
 ) -> CreateDomainResponse:
@@ -96,7 +100,7 @@ async def create_domain(
 
 
 @router.get("/domains/{domainName}", response_model=DomainOut)
-async def get_domain(domainName: str, session: SessionDep, actor: ActorDep) -> DomainOut:
+async def get_domain(domainName: str, session: ReadSession, actor: ActorDep) -> DomainOut:
     """GetDomain: the domain with the contact of each role."""
     return DomainOut.of(await domains.get_domain(session, actor.account_id, domainName))
 
@@ -104,7 +108,7 @@ async def get_domain(domainName: str, session: SessionDep, actor: ActorDep) -> D
 @router.patch("/domains/{domainName}", response_model=DomainOut)
 async def update_domain(
     domainName: str,
-    session: SessionDep,
+    session: WriteSession,
     actor: ActorDep,
     body: Annotated[UpdateDomainRequest, Depends(json_body(UpdateDomainRequest))],
 ) -> DomainOut:
@@ -116,7 +120,7 @@ async def update_domain(
 @router.post("/domains/{domainName}:setContacts", response_model=DomainOut)
 async def set_contacts(
     domainName: str,
-    session: SessionDep,
+    session: WriteSession,
     actor: ActorDep,
     body: Annotated[SetContactsRequest, Depends(json_body(SetContactsRequest))],
 ) -> DomainOut:

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from nichandle.accounts.service import Actor
 from nichandle.certificates import service as certificates
 from nichandle.contacts import service as contacts
-from nichandle.dialects.deps import SessionDep, SettingsDep, authenticate_request, bearer_secret
+from nichandle.dialects.deps import (
+    ReadSession,
+    SettingsDep,
+    WriteSession,
+    authenticate_request,
+    bearer_secret,
+)
 from nichandle.dialects.native.schemas import (
     CertificateCreate,
     CertificateEnvelope,
@@ -46,12 +52,11 @@ DIALECT = "native"
 
 async def native_actor(
     request: Request,
-    session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
     x_team: Annotated[str | None, Header()] = None,
 ) -> Actor:
     """Bearer token; personal tokens choose the team with X-Team: <id|slug>."""
-    auth = await authenticate_request(request, session, bearer_secret(authorization), team=x_team)
+    auth = await authenticate_request(request, bearer_secret(authorization), team=x_team)
     return Actor(account_id=auth.account.id, token_id=auth.token.id, dialect=DIALECT)
 
 
@@ -64,7 +69,7 @@ router = APIRouter(prefix="/api/v1")
 @router.get("/contacts", response_model=ContactPage, tags=["contacts"])
 async def list_contacts(
     request: Request,
-    session: SessionDep,
+    session: ReadSession,
     actor: ActorDep,
     settings: SettingsDep,
     query: str | None = None,
@@ -98,7 +103,7 @@ async def list_contacts(
 async def create_contact(
     body: ContactCreate,
     response: Response,
-    session: SessionDep,
+    session: WriteSession,
     actor: ActorDep,
     expand: Expand = None,
 ) -> ContactEnvelope:
@@ -113,7 +118,7 @@ async def create_contact(
 
 @router.post("/contacts/list", response_model=ContactsEnvelope, tags=["contacts"])
 async def contacts_by_handles(
-    body: ContactListRequest, session: SessionDep, actor: ActorDep
+    body: ContactListRequest, session: WriteSession, actor: ActorDep
 ) -> ContactsEnvelope:
     """The contacts with the given handles, in request order; unknown handles are left out."""
     found = await contacts.contacts_by_handles(session, actor.account_id, body.contacts)
@@ -127,7 +132,7 @@ async def contacts_by_handles(
     tags=["contacts"],
 )
 async def get_contact(
-    handle: str, request: Request, session: SessionDep, actor: ActorDep, expand: Expand = None
+    handle: str, request: Request, session: ReadSession, actor: ActorDep, expand: Expand = None
 ) -> ContactUsageEnvelope:
     """Retrieve a contact; expand[]=domains / expand[]=certificates show what uses it."""
     wanted = expansions(expand)
@@ -155,7 +160,7 @@ async def get_contact(
 
 @router.patch("/contacts/{handle}", response_model=ContactEnvelope, tags=["contacts"])
 async def update_contact(
-    handle: str, body: ContactUpdate, session: SessionDep, actor: ActorDep, expand: Expand = None
+    handle: str, body: ContactUpdate, session: WriteSession, actor: ActorDep, expand: Expand = None
 ) -> ContactEnvelope:
     """Update the fields given; name, company name and country cannot change."""
     contact = await contacts.update_contact(session, actor, handle, body.core_changes())
@@ -163,7 +168,7 @@ async def update_contact(
 
 
 @router.delete("/contacts/{handle}", status_code=status.HTTP_204_NO_CONTENT, tags=["contacts"])
-async def delete_contact(handle: str, session: SessionDep, actor: ActorDep) -> Response:
+async def delete_contact(handle: str, session: WriteSession, actor: ActorDep) -> Response:
     """Delete a contact nothing uses; the team default and last contact stay."""
     await contacts.delete_contact(session, actor, handle)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -173,7 +178,7 @@ async def delete_contact(handle: str, session: SessionDep, actor: ActorDep) -> R
 async def history(
     handle: str,
     request: Request,
-    session: SessionDep,
+    session: ReadSession,
     actor: ActorDep,
     settings: SettingsDep,
     page: int = 1,
@@ -189,7 +194,7 @@ async def history(
     "/domains", response_model=DomainEnvelope, status_code=status.HTTP_201_CREATED, tags=["domains"]
 )
 async def add_domain(
-    body: DomainCreate, session: SessionDep, actor: ActorDep, expand: Expand = None
+    body: DomainCreate, session: WriteSession, actor: ActorDep, expand: Expand = None
 ) -> DomainEnvelope:
     """Add an existing registration to the team; roles left out use the default contact."""
     view = await domains.add_domain(
@@ -205,7 +210,7 @@ async def add_domain(
 @router.get("/domains", response_model=DomainPage, tags=["domains"])
 async def list_domains(
     request: Request,
-    session: SessionDep,
+    session: ReadSession,
     actor: ActorDep,
     settings: SettingsDep,
     query: str | None = None,
@@ -229,7 +234,7 @@ async def list_domains(
 
 @router.get("/domains/{name}", response_model=DomainEnvelope, tags=["domains"])
 async def get_domain(
-    name: str, session: SessionDep, actor: ActorDep, expand: Expand = None
+    name: str, session: ReadSession, actor: ActorDep, expand: Expand = None
 ) -> DomainEnvelope:
     """Retrieve a domain with its role contacts (expand[]=contacts embeds them)."""
     view = await domains.get_domain(session, actor.account_id, name)
@@ -238,7 +243,7 @@ async def get_domain(
 
 @router.patch("/domains/{name}", response_model=DomainEnvelope, tags=["domains"])
 async def update_domain(
-    name: str, body: DomainUpdate, session: SessionDep, actor: ActorDep, expand: Expand = None
+    name: str, body: DomainUpdate, session: WriteSession, actor: ActorDep, expand: Expand = None
 ) -> DomainEnvelope:
     """Change settings and the roles sent; ``"contacts": {}`` resets every role to the default."""
     view = await domains.update_domain(
@@ -253,7 +258,7 @@ async def update_domain(
 
 
 @router.delete("/domains/{name}", status_code=status.HTTP_204_NO_CONTENT, tags=["domains"])
-async def delete_domain(name: str, session: SessionDep, actor: ActorDep) -> Response:
+async def delete_domain(name: str, session: WriteSession, actor: ActorDep) -> Response:
     """Remove a domain from the team."""
     await domains.delete_domain(session, actor, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -266,7 +271,7 @@ async def delete_domain(name: str, session: SessionDep, actor: ActorDep) -> Resp
     tags=["certificates"],
 )
 async def add_certificate(
-    body: CertificateCreate, session: SessionDep, actor: ActorDep
+    body: CertificateCreate, session: WriteSession, actor: ActorDep
 ) -> CertificateEnvelope:
     """Record a certificate and its contact (the default contact if none is given)."""
     certificate = await certificates.add_certificate(
@@ -283,7 +288,7 @@ async def add_certificate(
 @router.get("/certificates", response_model=CertificatePage, tags=["certificates"])
 async def list_certificates(
     request: Request,
-    session: SessionDep,
+    session: ReadSession,
     actor: ActorDep,
     settings: SettingsDep,
     contact: str | None = None,
@@ -307,7 +312,7 @@ async def list_certificates(
     "/certificates/{certificate_id}", response_model=CertificateEnvelope, tags=["certificates"]
 )
 async def get_certificate(
-    certificate_id: int, session: SessionDep, actor: ActorDep
+    certificate_id: int, session: ReadSession, actor: ActorDep
 ) -> CertificateEnvelope:
     """Retrieve a certificate."""
     certificate = await certificates.get_certificate(session, actor.account_id, certificate_id)
@@ -317,7 +322,9 @@ async def get_certificate(
 @router.delete(
     "/certificates/{certificate_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["certificates"]
 )
-async def delete_certificate(certificate_id: int, session: SessionDep, actor: ActorDep) -> Response:
+async def delete_certificate(
+    certificate_id: int, session: WriteSession, actor: ActorDep
+) -> Response:
     """Remove a certificate."""
     await certificates.delete_certificate(session, actor, certificate_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
