@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from nichandle.certificates.models import Certificate, CertificateState
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
-from nichandle.domains.models import Certificate, CertificateState, Domain, DomainStatus
+from nichandle.domains.models import Domain, DomainStatus
 from tests.conftest import Team, create_contact
 
 

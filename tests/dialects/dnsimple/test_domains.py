@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from nichandle import clock
 from tests.conftest import Team
 from tests.dialects.dnsimple.helpers import (
     assert_same_shape,
@@ -207,3 +208,20 @@ async def test_a_domain_past_its_expiry_reads_expired_until_it_is_renewed(
     assert renewed.json()["data"]["status"] == "registered"
     again = await client.get(f"{domains_url(team)}/lapsed.test", headers=team.headers)
     assert again.json()["data"]["state"] == "registered"
+
+
+async def test_a_domain_reads_expired_from_the_instant_of_its_expiry_on_the_clock(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    await create(client, team)
+    start = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
+    with clock.use(clock.FrozenClock(start)) as frozen:
+        assert isinstance(frozen, clock.FrozenClock)
+        await add_domain(client, team, "ticking.test")  # a year from the clock's now
+        url = f"{domains_url(team)}/ticking.test"
+        frozen.advance(timedelta(days=365) - timedelta(seconds=1))
+        before = await client.get(url, headers=team.headers)
+        frozen.advance(timedelta(seconds=1))
+        at = await client.get(url, headers=team.headers)
+    assert before.json()["data"]["state"] == "registered"
+    assert at.json()["data"]["state"] == "expired"
