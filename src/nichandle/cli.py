@@ -31,6 +31,7 @@ from nichandle.accounts import service as accounts
 from nichandle.accounts.service import Actor
 from nichandle.contact_files import FileFormat
 from nichandle.contacts import bulk
+from nichandle.db import check as integrity
 from nichandle.db import migrate
 from nichandle.db.engine import InvalidDatabaseUrl, create_database
 from nichandle.db.session import unit_of_work
@@ -141,6 +142,39 @@ def db_downgrade(revision: str) -> None:
             await db.dispose()
 
     asyncio.run(run())
+
+
+@db_app.command("check")
+def db_check(
+    fix: Annotated[bool, typer.Option("--fix", help="Repair what drifted.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Recompute the counters the database keeps (contacts per account) and report any drift.
+
+    Exits 1 when something drifted, unless --fix repaired it.
+    """
+
+    async def work(session: AsyncSession) -> list[integrity.CountDrift]:
+        if fix:
+            return await integrity.repair_contact_counts(session)
+        return await integrity.contact_count_drift(session)
+
+    drift = _in_transaction(work)
+    if as_json:
+        _print_json(
+            {"contact_counts": [vars(row) for row in drift], "repaired": fix and bool(drift)}
+        )
+    elif not drift:
+        console.print("contact counts: exact")
+    else:
+        for row in drift:
+            console.print(
+                f"contact counts: account {row.account_id} shard {row.shard}: "
+                f"stored {row.stored}, actual {row.actual}" + (" (repaired)" if fix else "")
+            )
+    if drift and not fix:
+        err_console.print("[red]drift found:[/red] run `nichandle db check --fix` to repair it")
+        raise typer.Exit(1)
 
 
 async def _bootstrap(session: AsyncSession) -> tuple[str, str] | None:

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
+from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, utcnow
 
 
 class Account(Base):
     __tablename__ = "account"
-    __table_args__ = (UniqueConstraint("slug", name="uq_account_slug"),)
+    __table_args__ = (UniqueConstraint("slug", name="uq_account_slug"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -25,7 +25,7 @@ class Account(Base):
 class User(Base):
     # "user" is reserved in PostgreSQL.
     __tablename__ = "app_user"
-    __table_args__ = (UniqueConstraint("email", name="uq_app_user_email"),)
+    __table_args__ = (UniqueConstraint("email", name="uq_app_user_email"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
@@ -54,6 +54,7 @@ class ApiToken(Base):
         CheckConstraint("(account_id IS NULL) <> (user_id IS NULL)", name="account_xor_user"),
         Index("ix_api_token_account_id", "account_id"),
         Index("ix_api_token_user_id", "user_id"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

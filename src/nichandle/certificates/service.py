@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.service import Actor
 from nichandle.certificates import repository
-from nichandle.certificates.models import Certificate
+from nichandle.certificates.models import Certificate, CertificateState
 from nichandle.contacts import service as contacts
 from nichandle.contacts.models import Contact
 from nichandle.contacts.service import ContactRef
@@ -29,7 +29,7 @@ async def add_certificate(
     *,
     common_name: str,
     contact_handle: str | None,
-    state: str = "issued",
+    state: CertificateState = CertificateState.ISSUED,
     expires_at: datetime | None = None,
 ) -> Certificate:
     """Records a certificate and the contact it was issued to (the default if none given)."""

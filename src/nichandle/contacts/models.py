@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import instance_dict
 
-from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
+from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, utcnow
 
 # What `query` searches: six fields, lower-cased, one per line. Validation refuses control
 # characters in every field, so no field holds a newline and "contains" over this text is
@@ -77,6 +77,7 @@ class Contact(Base):
             sqlite_where=text("is_default = 1"),
             postgresql_where=text("is_default"),
         ),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy import JSON, DateTime, Enum, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -49,6 +50,26 @@ class UTCDateTime(TypeDecorator[datetime]):
             return moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)
 
+
+def state_column(states: type[StrEnum], name: str) -> Enum:
+    """A VARCHAR(20) holding an enum's values, with a CHECK named ck_<table>_<name>; never a
+    native PostgreSQL enum (no PostgreSQL-only types, and its values cannot change in a
+    transaction)."""
+    return Enum(
+        states,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+# The __table_args__ of every table whose integer ids go on the wire or into history and the
+# outbox. Without AUTOINCREMENT SQLite gives a new row max(id) + 1, so deleting the newest row
+# frees its id: a client retrying `DELETE .../contacts/82` would delete the next contact 82, and
+# history rows of the two would read as one. PostgreSQL's sequences never hand out an id twice.
+NO_ID_REUSE: dict[str, Any] = {"sqlite_autoincrement": True}
 
 # Ids are INTEGER columns (32-bit on PostgreSQL): larger ones can name no row, and must not
 # reach SQL, where they are an error rather than no row.

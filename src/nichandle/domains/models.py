@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from nichandle.contacts.models import Contact
-from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
+from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, state_column, utcnow
 
 # The core's role names; the native wire calls the registrant "owner".
 ROLES: tuple[str, ...] = ("registrant", "admin", "tech", "billing")
+
+
+class DomainStatus(StrEnum):
+    """A domain's stored status. ``expired`` is never stored by the core: a registration reads
+    expired from its expiry on (domains.status.status_at), so no job has to run at that moment
+    and a renewal needs no status change; the value stays allowed for a registry that reports
+    it. ``suspended`` is for registrant verification (ICANN RAA), whose issue sets it: changing
+    the CHECK later would mean rebuilding the table on SQLite."""
+
+    REGISTERED = "registered"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
 
 
 class Domain(Base):
@@ -19,13 +32,16 @@ class Domain(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "name", name="uq_domain_account_id_name"),
         Index("ix_domain_account_id_id", "account_id", "id"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(253))  # A-label (punycode), lower case
     tld: Mapped[str] = mapped_column(String(63))
-    status: Mapped[str] = mapped_column(String(20), default="registered")
+    status: Mapped[DomainStatus] = mapped_column(
+        state_column(DomainStatus, "status"), default=DomainStatus.REGISTERED
+    )
     autorenew: Mapped[bool] = mapped_column(Boolean, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)  # inter-registrar transfer lock
     privacy: Mapped[bool] = mapped_column(Boolean, default=False)

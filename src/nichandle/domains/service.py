@@ -18,7 +18,7 @@ from nichandle.contacts.models import Contact
 from nichandle.contacts.service import ContactRef
 from nichandle.db.base import parse_id, utcnow
 from nichandle.domains import limits, names, repository, roles
-from nichandle.domains.models import ROLES, Domain
+from nichandle.domains.models import ROLES, Domain, DomainStatus
 from nichandle.domains.repository import DomainFilter
 from nichandle.domains.roles import used_by
 from nichandle.errors import Conflict, ErrorCollector, FieldErrors, NotFound, Problem
@@ -170,7 +170,7 @@ async def add_domain(
         account_id=actor.account_id,
         name=ascii_name,
         tld=names.tld_of(ascii_name),
-        status="registered",
+        status=DomainStatus.REGISTERED,
         autorenew=False,
         locked=False,
         privacy=False,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
+from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, utcnow
 
 
 class OutboxEvent(Base):
@@ -21,6 +21,7 @@ class OutboxEvent(Base):
             postgresql_where=text("delivered_at IS NULL"),
         ),
         Index("ix_outbox_event_account_id_id", "account_id", "id"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

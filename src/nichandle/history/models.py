@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nichandle.db.base import Base, JSONVariant, UTCDateTime, utcnow
+from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, utcnow
 
 
 class ContactVersion(Base):
@@ -16,6 +16,7 @@ class ContactVersion(Base):
     __table_args__ = (
         Index("ix_contact_version_account_id_handle", "account_id", "handle", "id"),
         Index("ix_contact_version_account_id_contact_id", "account_id", "contact_id"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,6 +38,7 @@ class DomainRoleChange(Base):
     __tablename__ = "domain_role_change"
     __table_args__ = (
         Index("ix_domain_role_change_account_id_domain_id", "account_id", "domain_id"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from nichandle import clock
 from tests.conftest import Team
 from tests.dialects.dnsimple.helpers import (
     assert_same_shape,
@@ -175,3 +177,51 @@ async def test_unknown_domains_are_404_with_the_fixtures_message(
     for name in ("dnsimple-rraform.bio", "2147483648", "9" * 30, "no_dots", "-5"):
         missing = await client.get(f"{domains_url(team)}/{name}", headers=team.headers)
         assert message_of(missing, 404) == f"Domain `{name}` not found"
+
+
+def wire_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_a_domain_past_its_expiry_reads_expired_until_it_is_renewed(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    await create(client, team)
+    now = datetime.now(UTC)
+    await add_domain(client, team, "lapsed.test", expires_at=wire_time(now - timedelta(days=1)))
+    await add_domain(client, team, "current.test", expires_at=wire_time(now + timedelta(days=1)))
+
+    lapsed = await client.get(f"{domains_url(team)}/lapsed.test", headers=team.headers)
+    assert lapsed.json()["data"]["state"] == "expired"
+    listed = {d["name"]: d["state"] for d in (await domain_list(client, team))["data"]}
+    assert listed == {"lapsed.test": "expired", "current.test": "registered"}
+    # The native API shows the same status.
+    native = await client.get("/api/v1/domains/lapsed.test", headers=team.headers)
+    assert native.json()["data"]["status"] == "expired"
+
+    renewed = await client.patch(
+        "/api/v1/domains/lapsed.test",
+        json={"expires_at": wire_time(now + timedelta(days=365))},
+        headers=team.headers,
+    )
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["data"]["status"] == "registered"
+    again = await client.get(f"{domains_url(team)}/lapsed.test", headers=team.headers)
+    assert again.json()["data"]["state"] == "registered"
+
+
+async def test_a_domain_reads_expired_from_the_instant_of_its_expiry_on_the_clock(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    await create(client, team)
+    start = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
+    with clock.use(clock.FrozenClock(start)) as frozen:
+        assert isinstance(frozen, clock.FrozenClock)
+        await add_domain(client, team, "ticking.test")  # a year from the clock's now
+        url = f"{domains_url(team)}/ticking.test"
+        frozen.advance(timedelta(days=365) - timedelta(seconds=1))
+        before = await client.get(url, headers=team.headers)
+        frozen.advance(timedelta(seconds=1))
+        at = await client.get(url, headers=team.headers)
+    assert before.json()["data"]["state"] == "registered"
+    assert at.json()["data"]["state"] == "expired"

@@ -13,8 +13,10 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 from nichandle.accounts.models import Account, User
 from nichandle.contacts.addresses import compose_address1, street_fields
 from nichandle.contacts.models import Contact
+from nichandle.domains.models import DomainStatus
 from nichandle.domains.names import to_unicode
 from nichandle.domains.service import DomainView
+from nichandle.domains.status import status_at
 from nichandle.paging import Page
 
 
@@ -225,9 +227,9 @@ class WhoamiEnvelope(BaseModel):
 DomainState = Literal["hosted", "registered", "expired"]
 
 
-def domain_state(status: str) -> DomainState:
+def domain_state(status: DomainStatus) -> DomainState:
     """The core's statuses in DNSimple's three words; a suspended domain is still registered."""
-    return "expired" if status == "expired" else "registered"
+    return "expired" if status == DomainStatus.EXPIRED else "registered"
 
 
 def _wire_date(value: date) -> str:
@@ -260,7 +262,7 @@ class DomainRead(BaseModel):
             registrant_id=registrant.id if registrant else None,
             name=domain.name,
             unicode_name=to_unicode(domain.name),
-            state=domain_state(domain.status),
+            state=domain_state(status_at(domain)),
             auto_renew=domain.autorenew,
             private_whois=domain.privacy,
             trustee=False,

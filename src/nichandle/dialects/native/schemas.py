@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from starlette.datastructures import URL, QueryParams
 
-from nichandle.certificates.models import Certificate
+from nichandle.certificates.models import Certificate, CertificateState
 from nichandle.contacts.metadata import MAX_KEYS as MAX_METADATA_KEYS
 from nichandle.contacts.models import Contact
 from nichandle.domains.names import to_unicode
 from nichandle.domains.service import DomainsUsing, DomainView, renewal_price
+from nichandle.domains.status import status_at
 from nichandle.errors import FieldErrors
 from nichandle.history.models import ContactVersion
 from nichandle.paging import Page
@@ -310,7 +311,7 @@ class DomainRead(BaseModel):
             name=domain.name,
             unicode_name=to_unicode(domain.name),
             tld=domain.tld,
-            status=domain.status,
+            status=status_at(domain),
             autorenew=domain.autorenew,
             locked=domain.locked,
             privacy=domain.privacy,
@@ -336,7 +337,7 @@ class DomainPage(BaseModel):
 class CertificateCreate(_Input):
     common_name: str
     contact: str | None = None
-    state: Literal["requesting", "issued", "expired", "revoked"] = "issued"
+    state: CertificateState = CertificateState.ISSUED
     expires_at: WireDatetime | None = None
 
 
