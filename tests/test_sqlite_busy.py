@@ -25,7 +25,7 @@ from nichandle.db import migrate
 from nichandle.db.session import unit_of_work
 from nichandle.settings import Settings
 from tests.conftest import Team, contact_payload, make_team
-from tests.dialects.dnsimple.helpers import assert_rate_limit_headers
+from tests.dialects.dnsimple.helpers import assert_rate_limit_headers, contact_body
 
 # Long enough that waiting it out shows, short enough for a test that must wait it out.
 BUSY_TIMEOUT_MS = 1000
@@ -94,7 +94,10 @@ async def test_a_dnsimple_write_past_the_busy_timeout_is_503_with_retry_after(
     http: httpx.AsyncClient, team: Team, sqlite_file: Path
 ) -> None:
     with write_lock_held(sqlite_file):
-        response = await http.post(f"/v2/{team.id}/contacts", json={}, headers=team.headers)
+        # A valid contact: an invalid one is refused before the database is asked anything.
+        response = await http.post(
+            f"/v2/{team.id}/contacts", json=contact_body(), headers=team.headers
+        )
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "1"
     assert response.json() == {"message": "The database is busy; retry shortly"}
