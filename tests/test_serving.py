@@ -30,17 +30,18 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-ESTABLISHED = "01"  # the TCP state as /proc/net/tcp writes it
+ESTABLISHED = "01"  # the TCP states as /proc/net/tcp writes them
+CLOSE_WAIT = "08"  # the client closed; the worker has not yet
 
 
-def _established(port: int) -> dict[str, int]:
-    """Inode -> the client's port, of the established connections to local ``port``."""
+def _established(port: int, states: tuple[str, ...] = (ESTABLISHED,)) -> dict[str, int]:
+    """Inode -> the client's port, of the connections to local ``port`` in ``states``."""
     found = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == ESTABLISHED:
+            if local_port == port and fields[3] in states:
                 found[fields[9]] = int(fields[2].rsplit(":", 1)[1], 16)
     return found
 
@@ -62,9 +63,11 @@ def _workers(server_pid: int) -> list[int]:
     ]
 
 
-def _client_ports_per_worker(server_pid: int, port: int) -> dict[int, set[int]]:
+def _client_ports_per_worker(
+    server_pid: int, port: int, states: tuple[str, ...] = (ESTABLISHED,)
+) -> dict[int, set[int]]:
     """Worker pid -> the client ports of the connections it holds."""
-    served = _established(port)
+    served = _established(port, states)
     held: dict[int, set[int]] = {worker: set() for worker in _workers(server_pid)}
     for child in held:
         for fd in os.listdir(f"/proc/{child}/fd"):
@@ -123,6 +126,17 @@ async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, SplitRe
     ):
         address = urlsplit(server.base_url)
         await _until(lambda: len(_workers(server.pid)) == 2)
+        # The health checks' connections closed on the workers' side too, so each worker's
+        # count of open connections is back at zero: a busy machine can close them late.
+        await _until(
+            lambda: (
+                not any(
+                    _client_ports_per_worker(
+                        server.pid, address.port or 0, (ESTABLISHED, CLOSE_WAIT)
+                    ).values()
+                )
+            )
+        )
         yield server, address
 
 
