@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nichandle.accounts.service import Actor
 from nichandle.certificates import service as certificates
@@ -15,7 +16,6 @@ from nichandle.dialects.deps import (
     SettingsDep,
     WriteSession,
     authenticate_request,
-    bearer_secret,
 )
 from nichandle.dialects.native.schemas import (
     CertificateCreate,
@@ -36,6 +36,8 @@ from nichandle.dialects.native.schemas import (
     DomainPage,
     DomainRead,
     DomainUpdate,
+    ErrorRead,
+    FieldErrorsRead,
     VersionPage,
     VersionRead,
     core_roles,
@@ -49,24 +51,85 @@ from nichandle.paging import MAX_PER_PAGE, page_request
 
 DIALECT = "native"
 
+# Declared as a security scheme, so the OpenAPI says how to authenticate (and clients and
+# schemathesis send it); a missing or non-Bearer header is our own 401, not FastAPI's.
+BEARER = HTTPBearer(auto_error=False, description="An account token, or a personal token")
+
 
 async def native_actor(
     request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
     x_team: Annotated[str | None, Header()] = None,
 ) -> Actor:
     """Bearer token; personal tokens choose the team with X-Team: <id|slug>."""
-    auth = await authenticate_request(request, bearer_secret(authorization), team=x_team)
+    secret = credentials.credentials if credentials is not None else None
+    auth = await authenticate_request(request, secret, team=x_team)
     return Actor(account_id=auth.account.id, token_id=auth.token.id, dialect=DIALECT)
 
 
 ActorDep = Annotated[Actor, Depends(native_actor)]
 Expand = Annotated[list[str] | None, Query(alias="expand[]")]
 
-router = APIRouter(prefix="/api/v1")
+
+# The OpenAPI declares every answer a route can give, in the native envelope (errors.py), so a
+# client (and the schemathesis run in tests/dialects/native) can hold us to it.
+def _error(description: str, model: type[ErrorRead] = ErrorRead) -> dict[str, Any]:
+    return {"model": model, "description": description}
 
 
-@router.get("/contacts", response_model=ContactPage, tags=["contacts"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("The body is not valid JSON, or the URL holds a NUL byte"),
+    401: _error("No Bearer token, or an unknown or revoked one"),
+    404: _error("Not found: what the path names, or the team X-Team names"),
+    422: _error("Validation failed: every field problem at once", FieldErrorsRead),
+    429: _error("Too many failed authentications from this address, or the token's quota"),
+    503: _error("The database is busy: retry after Retry-After seconds"),
+}
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: _error("The request body is larger than the limit")
+}
+
+
+def _conflict(description: str) -> dict[int | str, dict[str, Any]]:
+    return {409: _error(description)}
+
+
+def _links(**links: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """OpenAPI links: name -> (operationId, {parameter: runtime expression})."""
+    return {
+        "links": {
+            name: {"operationId": operation, "parameters": parameters}
+            for name, (operation, parameters) in links.items()
+        }
+    }
+
+
+_HANDLE = {"handle": "$response.body#/data/handle"}
+_CONTACT = {"contact": "$response.body#/data/handle"}
+CONTACT_LINKS = _links(
+    GetContact=("getContact", _HANDLE),
+    UpdateContact=("updateContact", _HANDLE),
+    DeleteContact=("deleteContact", _HANDLE),
+    ContactHistory=("contactHistory", _HANDLE),
+    DomainsOfContact=("listDomains", _CONTACT),
+    CertificatesOfContact=("listCertificates", _CONTACT),
+)
+_NAME = {"name": "$response.body#/data/name"}
+DOMAIN_LINKS = _links(
+    GetDomain=("getDomain", _NAME),
+    UpdateDomain=("updateDomain", _NAME),
+    DeleteDomain=("deleteDomain", _NAME),
+)
+_CERTIFICATE = {"certificate_id": "$response.body#/data/id"}
+CERTIFICATE_LINKS = _links(
+    GetCertificate=("getCertificate", _CERTIFICATE),
+    DeleteCertificate=("deleteCertificate", _CERTIFICATE),
+)
+
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+
+@router.get("/contacts", response_model=ContactPage, tags=["contacts"], operation_id="listContacts")
 async def list_contacts(
     request: Request,
     session: ReadSession,
@@ -99,6 +162,13 @@ async def list_contacts(
     response_model=ContactEnvelope,
     status_code=status.HTTP_201_CREATED,
     tags=["contacts"],
+    operation_id="createContact",
+    responses={
+        201: CONTACT_LINKS,
+        200: {"model": ContactEnvelope, "description": "An identical contact exists: it"}
+        | CONTACT_LINKS,
+        **TOO_LARGE,
+    },
 )
 async def create_contact(
     body: ContactCreate,
@@ -116,7 +186,13 @@ async def create_contact(
     return ContactEnvelope(data=ContactRead.of(outcome.contact, expansions(expand)))
 
 
-@router.post("/contacts/list", response_model=ContactsEnvelope, tags=["contacts"])
+@router.post(
+    "/contacts/list",
+    response_model=ContactsEnvelope,
+    tags=["contacts"],
+    operation_id="listContactsByHandle",
+    responses=TOO_LARGE,
+)
 async def contacts_by_handles(
     body: ContactListRequest, session: WriteSession, actor: ActorDep
 ) -> ContactsEnvelope:
@@ -130,6 +206,7 @@ async def contacts_by_handles(
     response_model=ContactUsageEnvelope,
     response_model_exclude_unset=True,
     tags=["contacts"],
+    operation_id="getContact",
 )
 async def get_contact(
     handle: str, request: Request, session: ReadSession, actor: ActorDep, expand: Expand = None
@@ -158,7 +235,13 @@ async def get_contact(
     return ContactUsageEnvelope(data=data)
 
 
-@router.patch("/contacts/{handle}", response_model=ContactEnvelope, tags=["contacts"])
+@router.patch(
+    "/contacts/{handle}",
+    response_model=ContactEnvelope,
+    tags=["contacts"],
+    operation_id="updateContact",
+    responses=TOO_LARGE,
+)
 async def update_contact(
     handle: str, body: ContactUpdate, session: WriteSession, actor: ActorDep, expand: Expand = None
 ) -> ContactEnvelope:
@@ -167,14 +250,25 @@ async def update_contact(
     return ContactEnvelope(data=ContactRead.of(contact, expansions(expand)))
 
 
-@router.delete("/contacts/{handle}", status_code=status.HTTP_204_NO_CONTENT, tags=["contacts"])
+@router.delete(
+    "/contacts/{handle}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["contacts"],
+    operation_id="deleteContact",
+    responses=_conflict("In use, the team default, or the team's last contact"),
+)
 async def delete_contact(handle: str, session: WriteSession, actor: ActorDep) -> Response:
     """Delete a contact nothing uses; the team default and last contact stay."""
     await contacts.delete_contact(session, actor, handle)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/contacts/{handle}/history", response_model=VersionPage, tags=["contacts"])
+@router.get(
+    "/contacts/{handle}/history",
+    response_model=VersionPage,
+    tags=["contacts"],
+    operation_id="contactHistory",
+)
 async def history(
     handle: str,
     request: Request,
@@ -191,7 +285,16 @@ async def history(
 
 
 @router.post(
-    "/domains", response_model=DomainEnvelope, status_code=status.HTTP_201_CREATED, tags=["domains"]
+    "/domains",
+    response_model=DomainEnvelope,
+    status_code=status.HTTP_201_CREATED,
+    tags=["domains"],
+    operation_id="addDomain",
+    responses={
+        201: DOMAIN_LINKS,
+        **TOO_LARGE,
+        **_conflict("The team (or another team) already has the domain"),
+    },
 )
 async def add_domain(
     body: DomainCreate, session: WriteSession, actor: ActorDep, expand: Expand = None
@@ -207,7 +310,7 @@ async def add_domain(
     return DomainEnvelope(data=DomainRead.of(view, expansions(expand)))
 
 
-@router.get("/domains", response_model=DomainPage, tags=["domains"])
+@router.get("/domains", response_model=DomainPage, tags=["domains"], operation_id="listDomains")
 async def list_domains(
     request: Request,
     session: ReadSession,
@@ -232,7 +335,9 @@ async def list_domains(
     return DomainPage(data=data, links=links, meta=meta)
 
 
-@router.get("/domains/{name}", response_model=DomainEnvelope, tags=["domains"])
+@router.get(
+    "/domains/{name}", response_model=DomainEnvelope, tags=["domains"], operation_id="getDomain"
+)
 async def get_domain(
     name: str, session: ReadSession, actor: ActorDep, expand: Expand = None
 ) -> DomainEnvelope:
@@ -241,7 +346,13 @@ async def get_domain(
     return DomainEnvelope(data=DomainRead.of(view, expansions(expand)))
 
 
-@router.patch("/domains/{name}", response_model=DomainEnvelope, tags=["domains"])
+@router.patch(
+    "/domains/{name}",
+    response_model=DomainEnvelope,
+    tags=["domains"],
+    operation_id="updateDomain",
+    responses=TOO_LARGE,
+)
 async def update_domain(
     name: str, body: DomainUpdate, session: WriteSession, actor: ActorDep, expand: Expand = None
 ) -> DomainEnvelope:
@@ -257,7 +368,12 @@ async def update_domain(
     return DomainEnvelope(data=DomainRead.of(view, expansions(expand)))
 
 
-@router.delete("/domains/{name}", status_code=status.HTTP_204_NO_CONTENT, tags=["domains"])
+@router.delete(
+    "/domains/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["domains"],
+    operation_id="deleteDomain",
+)
 async def delete_domain(name: str, session: WriteSession, actor: ActorDep) -> Response:
     """Remove a domain from the team."""
     await domains.delete_domain(session, actor, name)
@@ -269,6 +385,8 @@ async def delete_domain(name: str, session: WriteSession, actor: ActorDep) -> Re
     response_model=CertificateEnvelope,
     status_code=status.HTTP_201_CREATED,
     tags=["certificates"],
+    operation_id="addCertificate",
+    responses={201: CERTIFICATE_LINKS, **TOO_LARGE},
 )
 async def add_certificate(
     body: CertificateCreate, session: WriteSession, actor: ActorDep
@@ -285,7 +403,12 @@ async def add_certificate(
     return CertificateEnvelope(data=CertificateRead.of(certificate))
 
 
-@router.get("/certificates", response_model=CertificatePage, tags=["certificates"])
+@router.get(
+    "/certificates",
+    response_model=CertificatePage,
+    tags=["certificates"],
+    operation_id="listCertificates",
+)
 async def list_certificates(
     request: Request,
     session: ReadSession,
@@ -309,7 +432,10 @@ async def list_certificates(
 
 
 @router.get(
-    "/certificates/{certificate_id}", response_model=CertificateEnvelope, tags=["certificates"]
+    "/certificates/{certificate_id}",
+    response_model=CertificateEnvelope,
+    tags=["certificates"],
+    operation_id="getCertificate",
 )
 async def get_certificate(
     certificate_id: int, session: ReadSession, actor: ActorDep
@@ -320,7 +446,10 @@ async def get_certificate(
 
 
 @router.delete(
-    "/certificates/{certificate_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["certificates"]
+    "/certificates/{certificate_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["certificates"],
+    operation_id="deleteCertificate",
 )
 async def delete_certificate(
     certificate_id: int, session: WriteSession, actor: ActorDep

@@ -76,6 +76,18 @@ class ContactListRequest(_Input):
     expand: list[str] = Field(default_factory=list)
 
 
+class ErrorRead(BaseModel):
+    """The native error envelope (400, 401, 404, 409, 413)."""
+
+    message: str
+
+
+class FieldErrorsRead(ErrorRead):
+    """A 422: every field problem at once, keyed by the wire field name."""
+
+    errors: dict[str, list[str]]
+
+
 class ContactRead(BaseModel):
     handle: str
     label: str | None
