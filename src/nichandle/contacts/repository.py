@@ -86,10 +86,14 @@ _DEFAULT = _IN_ACCOUNT.where(Contact.is_default)
 # "update" for the contact it changes; "key_share" for a contact it points at (a role, a
 # parent), which keeps that contact from being deleted until the write commits.
 Lock = Literal["update", "key_share"]
-_LOCKS: dict[Lock, Callable[[Select[Contact]], Select[Contact]]] = {
-    "update": lambda q: q.with_for_update().execution_options(populate_existing=True),
-    "key_share": lambda q: q.with_for_update(read=True, key_share=True),
-}
+
+
+@functools.cache
+def _locked(query: Select[Contact], lock: Lock) -> Select[Contact]:
+    """A prebuilt statement, locking (built once for each, like the statement itself)."""
+    if lock == "update":
+        return query.with_for_update().execution_options(populate_existing=True)
+    return query.with_for_update(read=True, key_share=True)
 
 
 async def _with_parents(
@@ -117,7 +121,7 @@ async def _one_with_parents(
     """The contact a prebuilt statement finds, with its parents (see _with_parents); locked, and
     as it is now rather than as this session last saw it, when ``lock`` is given."""
     if lock is not None:
-        query = _LOCKS[lock](query)
+        query = _locked(query, lock)
     found = (await session.scalars(query, {"account_id": account_id, **params})).first()
     if found is None:
         return None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     String,
     Subquery,
@@ -84,29 +86,34 @@ async def by_id(
     return domain
 
 
+@functools.lru_cache(maxsize=32)
 def resolved_roles(
-    account_id: int, user: UsedBy, role: str | None = None, *, explicit: bool = True
+    is_default: bool, role: str | None = None, *, explicit: bool = True, name: str = "contact_id"
 ) -> Subquery:
-    """(domain_id, role) for every role that resolves to the contact, the default fallback
-    included (only that with ``explicit=False``): the one statement behind the fan-out to
-    registry sync, the delete refusal, the ``contact=`` / ``registrant_id`` filters and
-    ``expand[]=domains``."""
+    """(domain_id, role) for every role that resolves to the contact bound as ``name`` (in the
+    account bound as ``account_id``), the default fallback included (only that with
+    ``explicit=False``): the one statement behind the fan-out to registry sync, the delete
+    refusal, the ``contact=`` / ``registrant_id`` filters and ``expand[]=domains``. Built once
+    per shape, as every PATCH of a contact runs it."""
+    account_id = bindparam("account_id", type_=Integer)
     roles = ROLES if role is None else (role,)
     # From the contact's role rows (index on account_id, contact_id), not each of the account's
     # domains checked for one: SQLite planned a correlated EXISTS as a walk over every domain.
     rows = select(DomainContact.domain_id, DomainContact.role).where(
-        DomainContact.account_id == account_id, DomainContact.contact_id == user.contact_id
+        DomainContact.account_id == account_id, DomainContact.contact_id == bindparam(name)
     )
     if role is not None:
         rows = rows.where(DomainContact.role == role)
     parts: list[Select[int, str]] = [rows] if explicit else []
-    if user.is_default:
+    if is_default:
         parts += [
-            select(Domain.id.label("domain_id"), literal(name, String).label("role")).where(
+            select(Domain.id.label("domain_id"), literal(fallback, String).label("role")).where(
                 Domain.account_id == account_id,
-                ~exists().where(DomainContact.domain_id == Domain.id, DomainContact.role == name),
+                ~exists().where(
+                    DomainContact.domain_id == Domain.id, DomainContact.role == fallback
+                ),
             )
-            for name in roles
+            for fallback in roles
         ]
     if not parts:
         parts = [rows.where(false())]  # not the default: no fallback roles
@@ -118,10 +125,10 @@ def _conditions(account_id: int, where: DomainFilter) -> list[ColumnElement[bool
     if where.query:
         conditions.append(func.lower(Domain.name).contains(where.query.lower(), autoescape=True))
     if where.contact is not None:
-        resolved = resolved_roles(account_id, where.contact)
+        resolved = resolved_roles(where.contact.is_default)
         conditions.append(Domain.id.in_(select(resolved.c.domain_id)))
     if where.registrant is not None:
-        resolved = resolved_roles(account_id, where.registrant, "registrant")
+        resolved = resolved_roles(where.registrant.is_default, "registrant", name="registrant_id")
         conditions.append(Domain.id.in_(select(resolved.c.domain_id)))
     return conditions
 
@@ -134,7 +141,15 @@ async def page(
     sort: Sequence[tuple[str, bool]] = (),
 ) -> tuple[Sequence[Domain], int]:
     conditions = _conditions(account_id, where)
-    total = await session.scalar(select(func.count()).select_from(Domain).where(*conditions))
+    # The values resolved_roles binds.
+    params = {
+        "account_id": account_id,
+        "contact_id": where.contact.contact_id if where.contact else None,
+        "registrant_id": where.registrant.contact_id if where.registrant else None,
+    }
+    total = await session.scalar(
+        select(func.count()).select_from(Domain).where(*conditions), params
+    )
     order = [SORT_COLUMNS[name].desc() if desc else SORT_COLUMNS[name].asc() for name, desc in sort]
     query = (
         select(Domain)
@@ -144,7 +159,22 @@ async def page(
         .offset(request.offset)
         .limit(request.per_page)
     )
-    return (await session.scalars(query)).all(), total or 0
+    return (await session.scalars(query, params)).all(), total or 0
+
+
+@functools.lru_cache(maxsize=16)
+def _roles_used_by(is_default: bool, explicit: bool, limited: bool) -> Select[int, str, str]:
+    resolved = resolved_roles(is_default, explicit=explicit)
+    in_account = Domain.account_id == bindparam("account_id")
+    domains = select(Domain.id).where(in_account, Domain.id.in_(select(resolved.c.domain_id)))
+    if limited:
+        domains = domains.order_by(Domain.name).limit(bindparam("limit"))
+    return (
+        select(Domain.id, Domain.name, resolved.c.role)
+        .join(resolved, resolved.c.domain_id == Domain.id)
+        .where(in_account, Domain.id.in_(domains))
+        .order_by(Domain.name)
+    )
 
 
 async def roles_used_by(
@@ -157,20 +187,10 @@ async def roles_used_by(
 ) -> list[tuple[int, str, list[str]]]:
     """(domain id, name, roles) of the domains whose roles resolve to the contact (resolved_roles),
     by name; the first ``limit`` domains when given."""
-    resolved = resolved_roles(account_id, user, explicit=explicit)
-    domains = select(Domain.id).where(
-        Domain.account_id == account_id, Domain.id.in_(select(resolved.c.domain_id))
-    )
-    if limit is not None:
-        domains = domains.order_by(Domain.name).limit(limit)
-    query = (
-        select(Domain.id, Domain.name, resolved.c.role)
-        .join(resolved, resolved.c.domain_id == Domain.id)
-        .where(Domain.account_id == account_id, Domain.id.in_(domains))
-        .order_by(Domain.name)
-    )
+    query = _roles_used_by(user.is_default, explicit, limit is not None)
+    params = {"account_id": account_id, "contact_id": user.contact_id, "limit": limit}
     found: dict[int, tuple[int, str, list[str]]] = {}
-    for domain_id, name, role in await session.execute(query):
+    for domain_id, name, role in await session.execute(query, params):
         found.setdefault(domain_id, (domain_id, name, []))[2].append(role)
     for _id, _name, roles in found.values():
         roles.sort(key=ROLES.index)
