@@ -63,11 +63,9 @@ def _workers(server_pid: int) -> list[int]:
     ]
 
 
-def _client_ports_per_worker(
-    server_pid: int, port: int, states: tuple[str, ...] = (ESTABLISHED,)
-) -> dict[int, set[int]]:
+def _client_ports_per_worker(server_pid: int, port: int) -> dict[int, set[int]]:
     """Worker pid -> the client ports of the connections it holds."""
-    served = _established(port, states)
+    served = _established(port)
     held: dict[int, set[int]] = {worker: set() for worker in _workers(server_pid)}
     for child in held:
         for fd in os.listdir(f"/proc/{child}/fd"):
@@ -126,17 +124,11 @@ async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, SplitRe
     ):
         address = urlsplit(server.base_url)
         await _until(lambda: len(_workers(server.pid)) == 2)
-        # The health checks' connections closed on the workers' side too, so each worker's
-        # count of open connections is back at zero: a busy machine can close them late.
-        await _until(
-            lambda: (
-                not any(
-                    _client_ports_per_worker(
-                        server.pid, address.port or 0, (ESTABLISHED, CLOSE_WAIT)
-                    ).values()
-                )
-            )
-        )
+        # The health checks' connections closed on the server's side too, so each worker's
+        # count of open connections is back at zero. A busy machine closes them late, and one
+        # the supervisor handed to a worker still starting is in no worker's file table yet:
+        # hence every socket of the port, whoever holds it.
+        await _until(lambda: not _established(address.port or 0, (ESTABLISHED, CLOSE_WAIT)))
         yield server, address
 
 
