@@ -24,6 +24,7 @@ from nichandle.contacts.validation import (
     normalize_extension_data,
 )
 from nichandle.errors import FieldErrors
+from tests.conftest import contact_payload
 
 NFC_NAME = "Jos\u00e9"
 NFD_NAME = "Jose\u0301"
@@ -37,19 +38,8 @@ PUBLISHED_TEXT = [field for field in TEXT_FIELDS if field != "label"]
 
 
 def dutch(**overrides: str | None) -> dict[str, str | None]:
-    values: dict[str, str | None] = {
-        "first_name": "Jan",
-        "last_name": "Jansen",
-        "address_street": "Damrak",
-        "address_house_number": "1",
-        "address_postal_code": "1012 LG",
-        "address_city": "Amsterdam",
-        "address_country_code": "NL",
-        "email": "jan@example.com",
-        "phone": "+31201234567",
-    }
-    values.update(overrides)
-    return values
+    """conftest's valid contact, as the validators take it."""
+    return contact_payload(**overrides)
 
 
 def american(**overrides: str | None) -> dict[str, str | None]:
