@@ -355,7 +355,7 @@ async def events_named(engine: AsyncEngine, account_id: int, name: str) -> int:
         found = await connection.scalar(
             select(func.count())
             .select_from(OutboxEvent)
-            .where(OutboxEvent.account_id == account_id, OutboxEvent.name == name)
+            .where(OutboxEvent.account_id == account_id, OutboxEvent.type == name)
         )
         return int(found or 0)
 

@@ -188,7 +188,7 @@ async def test_delete_racing_a_default_move_leaves_one_default(
         assert len(lost) == moves
         events = await rows(
             db,
-            "SELECT payload FROM outbox_event WHERE account_id = :a AND name = 'contact.updated'",
+            "SELECT payload FROM outbox_event WHERE account_id = :a AND type = 'contact.updated'",
             a=account_id,
         )
         assert (
@@ -230,7 +230,7 @@ async def test_concurrent_deletes_delete_once(server: LiveServer, db: Database) 
             events = await rows(
                 db,
                 "SELECT count(*) FROM outbox_event WHERE account_id = :a "
-                "AND name = 'domain.deleted' AND CAST(payload AS TEXT) LIKE :p",
+                "AND type = 'domain.deleted' AND CAST(payload AS TEXT) LIKE :p",
                 a=account_id,
                 p=f"%{name}%",
             )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -22,6 +24,7 @@ from nichandle.dialects.errors import install_error_handlers
 from nichandle.dialects.namecom import errors as namecom_errors
 from nichandle.dialects.namecom.routes import router as namecom_router
 from nichandle.dialects.native import errors as native_errors
+from nichandle.dialects.native.events import router as native_events_router
 from nichandle.dialects.native.routes import router as native_router
 from nichandle.dialects.ratelimit import Limits
 from nichandle.settings import Settings
@@ -69,6 +72,34 @@ class RequestGuard:
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"The request body is larger than the limit of {self.max_bytes} bytes"
         await _refuse(scope, receive, send, 413, message)
+
+
+class RequestId:
+    """Names every request: the client's X-Request-Id when it is a plain token (letters,
+    digits, ``-_.:``, up to 64), else a new UUID. Echoed in the response; the events a request
+    causes carry it, so a change can be traced from a client's log to every delivery."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def _replay(chunks: list[bytes], final: Message | None, then: Receive | None = None) -> Receive:
@@ -123,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added after RequestGuard, so outside it: its X-RateLimit headers reach every /v2
     # response, 413 included.
     app.add_middleware(DnsimpleRateLimit, quota=limits.quota)
+    app.add_middleware(RequestId)
     if settings.trusted_proxies:
         # Outermost: the client address every limit counts is the one the trusted proxy saw.
         # `serve` turns uvicorn's own reading of the header off, so this setting alone decides.
@@ -137,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fallback=native_errors.render,
     )
     app.include_router(native_router)
+    app.include_router(native_events_router)
     app.include_router(dnsimple_router)
     app.include_router(namecom_router)
 

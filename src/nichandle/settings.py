@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Optional: share the token quota's windows between processes; in-process counters without it.
     redis_url: str | None = None
+    # Events and webhooks (docs/events.md). With it set, the worker also appends every event to
+    # a Redis Stream.
+    events_redis_url: str | None = None
+    # Webhook URLs resolving to loopback, private, link-local or reserved addresses are refused
+    # (at creation and again at each delivery) unless this is set: tests, closed networks.
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
 
     @field_validator("public_url")
     @classmethod

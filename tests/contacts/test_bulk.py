@@ -148,7 +148,7 @@ async def test_identical_rows_reuse_the_account_contact_or_the_first_of_the_file
         ("import", first),
         ("import", got[4][2]),
     ]
-    assert [e.name for e in await events_of(db, team.id)].count("contact.created") == 3
+    assert [e.type for e in await events_of(db, team.id)].count("contact.created") == 3
 
 
 async def test_imported_contacts_are_stored_and_recorded_exactly_like_a_single_create(
@@ -184,8 +184,8 @@ async def test_imported_contacts_are_stored_and_recorded_exactly_like_a_single_c
     )
     assert version.after == snapshot(imported)
     events = await events_of(db, team.id)
-    assert [(e.name, e.payload) for e in events] == [
-        ("contact.created", {"contact": snapshot(imported)})
+    assert [(e.type, e.payload) for e in events] == [
+        ("contact.created", {"contact": {"id": imported.id, **snapshot(imported)}})
     ]
 
 
@@ -283,7 +283,7 @@ async def test_parents_are_found_before_after_and_batches_after_their_children(
     assert create.after["parent_handle"] is None
     assert update.before == create.after
     assert update.after == snapshot(contacts["child"])
-    updated = [e for e in await events_of(db, team.id) if e.name == "contact.updated"]
+    updated = [e for e in await events_of(db, team.id) if e.type == "contact.updated"]
     assert [e.payload["contact"]["handle"] for e in updated] == ["child"]
     assert contacts["child"].updated_at > contacts["child"].created_at
 

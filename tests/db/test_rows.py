@@ -3,6 +3,7 @@ same values, give the new ids by a key column, and fail whole, as SQLAlchemy's o
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -23,7 +24,16 @@ VERSIONS = cast(Table, ContactVersion.__table__)
 
 def event(account_id: int, n: int, at: datetime) -> dict[str, Any]:
     payload = {"contact": {"handle": f"h{n}", "first_name": "Zoë", "note": 'a "quoted"\\ value'}}
-    return {"account_id": account_id, "name": f"test.{n}", "payload": payload, "created_at": at}
+    return {
+        "uuid": str(uuid.uuid4()),
+        "account_id": account_id,
+        "type": f"test.{n}",
+        "resource_type": "contact",
+        "resource_id": f"h{n}",
+        "payload": payload,
+        "actor": {"kind": "system"},
+        "occurred_at": at,
+    }
 
 
 async def test_rows_store_what_the_orm_reads_back(db: Database) -> None:
@@ -37,13 +47,13 @@ async def test_rows_store_what_the_orm_reads_back(db: Database) -> None:
         stored = (
             await session.scalars(
                 select(OutboxEvent)
-                .where(OutboxEvent.account_id == team.id, OutboxEvent.name.like("test.%"))
+                .where(OutboxEvent.account_id == team.id, OutboxEvent.type.like("test.%"))
                 .order_by(OutboxEvent.id)
             )
         ).all()
-    assert [(e.name, e.payload) for e in stored] == [(r["name"], r["payload"]) for r in rows]
-    assert all(e.created_at == at and e.created_at.tzinfo == UTC for e in stored)
-    assert all(e.delivered_at is None for e in stored)
+    assert [(e.type, e.payload) for e in stored] == [(r["type"], r["payload"]) for r in rows]
+    assert all(e.occurred_at == at and e.occurred_at.tzinfo == UTC for e in stored)
+    assert all(e.dispatched_at is None for e in stored)
 
 
 async def test_ids_come_back_by_the_key_column(db: Database) -> None:
@@ -51,12 +61,12 @@ async def test_ids_come_back_by_the_key_column(db: Database) -> None:
     at = datetime.now(UTC)
     rows = [event(team.id, n, at) for n in range(50)]
     async with unit_of_work(db) as session:
-        ids = await insert_rows_with_ids(session, OUTBOX, rows, key="name")
+        ids = await insert_rows_with_ids(session, OUTBOX, rows, key="type")
     async with unit_of_work(db, write=False) as session:
-        query = select(OutboxEvent.name, OutboxEvent.id).where(OutboxEvent.account_id == team.id)
+        query = select(OutboxEvent.type, OutboxEvent.id).where(OutboxEvent.account_id == team.id)
         stored = dict((await session.execute(query)).all())
     assert ids == stored
-    assert set(ids) == {row["name"] for row in rows}
+    assert set(ids) == {row["type"] for row in rows}
 
 
 async def test_a_bad_row_fails_the_whole_write_as_an_integrity_error(db: Database) -> None:
@@ -87,4 +97,4 @@ async def test_a_bad_row_fails_the_whole_write_as_an_integrity_error(db: Databas
 async def test_no_rows_write_nothing(db: Database) -> None:
     async with unit_of_work(db) as session:
         await insert_rows(session, OUTBOX, [])
-        assert await insert_rows_with_ids(session, OUTBOX, [], key="name") == {}
+        assert await insert_rows_with_ids(session, OUTBOX, [], key="type") == {}

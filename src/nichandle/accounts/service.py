@@ -24,8 +24,10 @@ class Actor:
     """Who performs an operation, for which account, through which dialect."""
 
     account_id: int
-    token_id: int | None
+    token_id: int | None  # None: nichandle itself (the worker, a deadline)
     dialect: str
+    # The request that caused the change (X-Request-Id), carried into its events.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)

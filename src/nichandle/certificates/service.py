@@ -18,6 +18,7 @@ from nichandle.contacts.service import ContactRef
 from nichandle.db.base import parse_id, utcnow
 from nichandle.domains import limits, names
 from nichandle.errors import ErrorCollector, NotFound
+from nichandle.events import catalogue
 from nichandle.events.service import emit
 from nichandle.history.service import ContactChange
 from nichandle.paging import Page, PageRequest
@@ -70,7 +71,7 @@ async def add_certificate(
     )
     session.add(certificate)
     await session.flush()
-    emit(session, actor.account_id, "certificate.created", {"certificate_id": certificate.id})
+    emit(session, actor, catalogue.CERTIFICATE_CREATED, _event(certificate, contact.handle))
     return certificate
 
 
@@ -108,9 +109,20 @@ async def list_certificates_by_handle(
 
 async def delete_certificate(session: AsyncSession, actor: Actor, certificate_id: int) -> None:
     certificate = await get_certificate(session, actor.account_id, certificate_id)
+    contact = await contacts.get_contact(
+        session, actor.account_id, ContactRef(id=certificate.contact_id)
+    )
     await session.delete(certificate)
     await session.flush()
-    emit(session, actor.account_id, "certificate.deleted", {"certificate_id": certificate_id})
+    emit(session, actor, catalogue.CERTIFICATE_DELETED, _event(certificate, contact.handle))
+
+
+def _event(certificate: Certificate, handle: str) -> catalogue.CertificateChanged:
+    return {
+        "certificate_id": certificate.id,
+        "common_name": certificate.common_name,
+        "contact": handle,
+    }
 
 
 @dataclass(frozen=True)

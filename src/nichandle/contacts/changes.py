@@ -13,16 +13,15 @@ deleted), and what follows from changes (registry sync of every domain a contact
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.service import Actor
 from nichandle.contacts.models import Contact
+from nichandle.events import catalogue
 from nichandle.events.service import emit_many
-from nichandle.history.service import ContactChange, record_contact_changes
-
-EVENTS = {"create": "contact.created", "update": "contact.updated", "delete": "contact.deleted"}
+from nichandle.history.service import ContactAction, ContactChange, record_contact_changes
 
 
 class Dependents(Protocol):
@@ -69,18 +68,38 @@ async def record(session: AsyncSession, actor: Actor, changes: Sequence[ContactC
         return
     await session.flush()  # the changed rows first: dependents query them
     await record_contact_changes(session, actor, changes)
-    for action, name in EVENTS.items():
-        await emit_many(
-            session,
-            actor.account_id,
-            name,
-            [_payload(change) for change in changes if change.action == action],
-        )
+
+    def of(action: ContactAction) -> list[ContactChange]:
+        return [change for change in changes if change.action == action]
+
+    await emit_many(
+        session,
+        actor,
+        catalogue.CONTACT_CREATED,
+        [catalogue.ContactCreated(contact=_contact(c.contact_id, c.after)) for c in of("create")],
+    )
+    await emit_many(
+        session,
+        actor,
+        catalogue.CONTACT_UPDATED,
+        [
+            catalogue.ContactUpdated(
+                before=_contact(c.contact_id, c.before), contact=_contact(c.contact_id, c.after)
+            )
+            for c in of("update")
+        ],
+    )
+    await emit_many(
+        session,
+        actor,
+        catalogue.CONTACT_DELETED,
+        [catalogue.ContactDeleted(contact=_contact(c.contact_id, c.before)) for c in of("delete")],
+    )
     for dependent in dependents():
         await dependent.contacts_changed(session, actor, changes)
 
 
-def _payload(change: ContactChange) -> dict[str, object]:
-    if change.action == "update":
-        return {"before": change.before, "contact": change.after}
-    return {"contact": change.after if change.action == "create" else change.before}
+def _contact(contact_id: int, version: dict[str, Any] | None) -> dict[str, Any]:
+    """The contact as an event carries it: history's version of it, with its id."""
+    assert version is not None  # noqa: S101 - a create has an after, a delete a before
+    return {"id": contact_id, **version}

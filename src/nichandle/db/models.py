@@ -5,8 +5,9 @@ from nichandle.certificates.models import Certificate
 from nichandle.contacts.models import Contact
 from nichandle.db.base import Base
 from nichandle.domains.models import Domain, DomainContact
-from nichandle.events.models import OutboxEvent
+from nichandle.events.models import Delivery, OutboxEvent
 from nichandle.history.models import ContactVersion, DomainRoleChange
+from nichandle.webhooks.models import Webhook
 
 __all__ = [
     "Account",
@@ -15,10 +16,12 @@ __all__ = [
     "Certificate",
     "Contact",
     "ContactVersion",
+    "Delivery",
     "Domain",
     "DomainContact",
     "DomainRoleChange",
     "Membership",
     "OutboxEvent",
     "User",
+    "Webhook",
 ]

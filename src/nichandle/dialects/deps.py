@@ -73,6 +73,13 @@ WriteSession = Annotated[AsyncSession, Depends(write_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(request_settings)]
 
 
+def actor_for(request: Request, auth: accounts.Authentication, dialect: str) -> accounts.Actor:
+    """The authenticated token acting through a dialect, in this request (its events carry the
+    request id, app.RequestId)."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    return accounts.Actor(auth.account.id, auth.token.id, dialect, request_id=request_id)
+
+
 def bearer_secret(authorization: str | None) -> str | None:
     if not authorization:
         return None

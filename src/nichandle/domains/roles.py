@@ -15,6 +15,7 @@ from nichandle.db.base import utcnow
 from nichandle.domains import repository
 from nichandle.domains.models import Domain, DomainContact
 from nichandle.domains.repository import UsedBy
+from nichandle.events import catalogue
 from nichandle.events.service import emit, emit_many
 from nichandle.history.service import ContactChange, record_role_change
 
@@ -69,9 +70,9 @@ async def assign_roles(
     roles = [role for role, _before, _after in changed]
     emit(
         session,
-        actor.account_id,
-        "domain.contacts_changed",
-        {"domain": domain.name, "domain_id": domain.id, "roles": roles},
+        actor,
+        catalogue.DOMAIN_CONTACTS_CHANGED,
+        catalogue.DomainContactsChanged(domain=domain.name, domain_id=domain.id, roles=roles),
     )
     return roles
 
@@ -96,7 +97,7 @@ class DomainRoles:
         """One ``domain.contacts_changed`` event per domain a changed contact serves, so registry
         sync pushes the new details: every role of a contact whose details changed, the unset
         roles of a contact that became the default."""
-        payloads = []
+        payloads: list[catalogue.DomainContactsChanged] = []
         for change in changes:
             reach = _reach(change)
             if reach is None:
@@ -113,7 +114,7 @@ class DomainRoles:
                         "roles": roles,
                     }
                 )
-        await emit_many(session, actor.account_id, "domain.contacts_changed", payloads)
+        await emit_many(session, actor, catalogue.DOMAIN_CONTACTS_CHANGED, payloads)
 
 
 def _reach(change: ContactChange) -> str | None:

@@ -21,7 +21,9 @@ from nichandle.domains import limits, names, repository, roles
 from nichandle.domains.models import ROLES, Domain, DomainStatus
 from nichandle.domains.repository import DomainFilter
 from nichandle.domains.roles import used_by
+from nichandle.domains.status import registry_statuses
 from nichandle.errors import Conflict, ErrorCollector, FieldErrors, NotFound, Problem
+from nichandle.events import catalogue
 from nichandle.events.service import emit
 from nichandle.paging import Page, PageRequest
 
@@ -188,11 +190,13 @@ async def add_domain(
     assignments = await _contacts_for_roles(session, actor.account_id, contacts_by_role or {})
     session.add(domain)
     await session.flush()
-    emit(
-        session, actor.account_id, "domain.created", {"domain": domain.name, "domain_id": domain.id}
-    )
+    emit(session, actor, catalogue.DOMAIN_CREATED, _changed(domain))
     await roles.assign_roles(session, actor, domain, assignments)
     return await resolve(session, domain)
+
+
+def _changed(domain: Domain) -> catalogue.DomainChanged:
+    return catalogue.DomainChanged(domain=domain.name, domain_id=domain.id)
 
 
 async def get_domain_model(
@@ -297,9 +301,23 @@ async def update_domain(
 ) -> DomainView:
     """Changes settings, and the roles given (``reset_roles``: every role back to the default)."""
     domain = await get_domain_model(session, actor.account_id, name, lock=True)
+    was_locked = domain.locked
     errors = ErrorCollector()
     _apply_settings(domain, changes, errors)
     errors.raise_if_any()
+    if domain.locked != was_locked:
+        emit(
+            session,
+            actor,
+            catalogue.DOMAIN_LOCK_CHANGED,
+            catalogue.DomainLockChanged(
+                domain=domain.name,
+                domain_id=domain.id,
+                lock="transfer",
+                action="added" if domain.locked else "removed",
+                registry_statuses=registry_statuses(domain),
+            ),
+        )
     if reset_roles:
         await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
     elif contacts_by_role:
@@ -307,12 +325,7 @@ async def update_domain(
         await roles.assign_roles(session, actor, domain, assignments)
     if session.is_modified(domain):
         domain.updated_at = utcnow()
-        emit(
-            session,
-            actor.account_id,
-            "domain.updated",
-            {"domain": domain.name, "domain_id": domain.id},
-        )
+        emit(session, actor, catalogue.DOMAIN_UPDATED, _changed(domain))
     await session.flush()
     return await resolve(session, domain)
 
@@ -437,9 +450,7 @@ async def delete_domain(session: AsyncSession, actor: Actor, name: str) -> None:
     await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
     await session.delete(domain)
     await session.flush()
-    emit(
-        session, actor.account_id, "domain.deleted", {"domain": domain.name, "domain_id": domain.id}
-    )
+    emit(session, actor, catalogue.DOMAIN_DELETED, _changed(domain))
 
 
 # expand[]=domains shows this many domains; the rest are a link to the filtered domain list.

@@ -15,3 +15,14 @@ def status_at(domain: Domain, now: datetime | None = None) -> DomainStatus:
     if domain.expires_at <= (now or utcnow()):
         return DomainStatus.EXPIRED
     return DomainStatus(domain.status)
+
+
+def registry_statuses(domain: Domain) -> list[str]:
+    """The EPP statuses (RFC 5731) the registrar asks the registry for, from the domain's locks
+    and holds."""
+    statuses = []
+    if domain.status == DomainStatus.SUSPENDED:
+        statuses.append("clientHold")
+    if domain.locked:
+        statuses.append("clientTransferProhibited")
+    return statuses or ["ok"]

@@ -1,14 +1,20 @@
-"""The transactional outbox: events written with the change, delivered later by a worker."""
+"""The transactional outbox: events written with the change, and their deliveries.
+
+An event row is written in the transaction of its change. The worker *dispatches* it: one
+delivery row per destination that wants it (a webhook, the Redis stream), each then retried on
+its own schedule, so one failing receiver never holds back another.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, FetchedValue, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, utcnow
+from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, state_column, utcnow
 
 
 class OutboxEvent(Base):
@@ -17,16 +23,87 @@ class OutboxEvent(Base):
         Index(
             "ix_outbox_event_pending",
             "id",
-            sqlite_where=text("delivered_at IS NULL"),
-            postgresql_where=text("delivered_at IS NULL"),
+            sqlite_where=text("dispatched_at IS NULL"),
+            postgresql_where=text("dispatched_at IS NULL"),
         ),
-        Index("ix_outbox_event_account_id_id", "account_id", "id"),
+        Index("ix_outbox_event_account_id_txid_id", "account_id", "txid", "id"),
+        Index(
+            "ix_outbox_event_account_id_resource",
+            "account_id",
+            "resource_type",
+            "resource_id",
+        ),
+        Index("uq_outbox_event_uuid", "uuid", unique=True),
+        NO_ID_REUSE,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The idempotency key every delivery carries (webhook-id, the stream entry's `id` field).
+    uuid: Mapped[str] = mapped_column(String(36))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))  # a catalogue name: contact.updated
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str] = mapped_column(String(255))
+    resource_parent: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONVariant)
+    # {"kind": "token", "id": 7, "dialect": "dnsimple"} or {"kind": "system"}
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONVariant)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The writing transaction's id on PostgreSQL (0 on SQLite, whose writers take turns): the
+    # feed's order, so an event committed after one with a larger id is never skipped
+    # (events/feed.py).
+    txid: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A worker's claim: until then no other worker takes the row; after it, any may.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # retried for the whole retry window; `nichandle outbox retry` revives
+
+
+class Channel(StrEnum):
+    WEBHOOK = "webhook"
+    STREAM = "stream"  # Redis Streams, NICHANDLE_EVENTS_REDIS_URL
+
+
+class Delivery(Base):
+    """One event on its way to one destination."""
+
+    __tablename__ = "outbox_delivery"
+    __table_args__ = (
+        Index(
+            "ix_outbox_delivery_due",
+            "next_attempt_at",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index("ix_outbox_delivery_webhook_id_id", "webhook_id", "id"),
+        Index("ix_outbox_delivery_account_id_state", "account_id", "state"),
+        Index("ix_outbox_delivery_event_id", "event_id"),
         NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(64))  # e.g. contact.updated
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONVariant)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_event.id", ondelete="CASCADE"))
+    channel: Mapped[Channel] = mapped_column(state_column(Channel, "channel"))
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"))
+    # The exact bytes sent on every attempt, rendered once at dispatch: a retry is the same
+    # message, and its signature covers the same body.
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[DeliveryState] = mapped_column(
+        state_column(DeliveryState, "state"), default=DeliveryState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str | None] = mapped_column(String(500))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,25 +1,29 @@
-"""Writing events to the outbox, in the caller's transaction."""
+"""Writing events to the outbox, in the caller's transaction: the only way an event is made."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nichandle.accounts.service import Actor
 from nichandle.db.base import utcnow
 from nichandle.db.rows import insert_rows
+from nichandle.events.catalogue import EventType, P
 from nichandle.events.models import OutboxEvent
 
 
-def emit(session: AsyncSession, account_id: int, name: str, payload: dict[str, Any]) -> None:
+def emit(session: AsyncSession, actor: Actor, event: EventType[P], payload: P) -> None:
     """Queues an event; it exists exactly when the change that caused it commits."""
-    session.add(OutboxEvent(account_id=account_id, name=name, payload=payload))
+    session.add(OutboxEvent(**_row(actor, event, payload, utcnow())))
 
 
 async def emit_many(
-    session: AsyncSession, account_id: int, name: str, payloads: Sequence[dict[str, Any]]
+    session: AsyncSession, actor: Actor, event: EventType[P], payloads: Sequence[P]
 ) -> None:
     """Queues one event per payload in a single multi-row insert (a contact can fan out to
     thousands of domains)."""
@@ -29,8 +33,28 @@ async def emit_many(
     await insert_rows(
         session,
         cast(Table, OutboxEvent.__table__),
-        [
-            {"account_id": account_id, "name": name, "payload": payload, "created_at": now}
-            for payload in payloads
-        ],
+        [_row(actor, event, payload, now) for payload in payloads],
     )
+
+
+def actor_of(actor: Actor) -> dict[str, Any]:
+    """Who caused an event, as stored: a token through a dialect, or nichandle itself."""
+    if actor.token_id is None:
+        return {"kind": "system", "dialect": actor.dialect}
+    return {"kind": "token", "id": actor.token_id, "dialect": actor.dialect}
+
+
+def _row(actor: Actor, event: EventType[P], payload: P, now: datetime) -> dict[str, Any]:
+    resource = event.resource(payload)
+    return {
+        "uuid": str(uuid.uuid4()),
+        "account_id": actor.account_id,
+        "type": event.name,
+        "resource_type": resource.type,
+        "resource_id": resource.id,
+        "resource_parent": resource.parent,
+        "payload": dict(payload),
+        "actor": actor_of(actor),
+        "request_id": actor.request_id,
+        "occurred_at": now,
+    }

@@ -25,7 +25,7 @@ async def events(db: Database, account_id: int, name: str) -> list[dict[str, Any
     async with db.reader_sessions() as session:
         rows = await session.scalars(
             select(OutboxEvent)
-            .where(OutboxEvent.account_id == account_id, OutboxEvent.name == name)
+            .where(OutboxEvent.account_id == account_id, OutboxEvent.type == name)
             .order_by(OutboxEvent.id)
         )
         return [row.payload for row in rows]

@@ -20,7 +20,7 @@ async def events(db: Database, team: Team, name: str) -> list[dict[str, Any]]:
     async with unit_of_work(db, write=False) as session:
         query = (
             select(OutboxEvent.payload)
-            .where(OutboxEvent.account_id == team.id, OutboxEvent.name == name)
+            .where(OutboxEvent.account_id == team.id, OutboxEvent.type == name)
             .order_by(OutboxEvent.id)
         )
         return list(await session.scalars(query))

@@ -18,6 +18,7 @@ from nichandle.contacts.service import ContactRef
 from nichandle.dialects.deps import (
     ReadSession,
     WriteSession,
+    actor_for,
     authenticate_request,
     bearer_secret,
     identify_request,
@@ -53,7 +54,7 @@ async def dnsimple_actor(
 ) -> Actor:
     """Bearer token; the account in the path must be one the token may act for, else 404."""
     auth = await authenticate_request(request, bearer_secret(authorization), team=account)
-    return Actor(account_id=auth.account.id, token_id=auth.token.id, dialect=DIALECT)
+    return actor_for(request, auth, DIALECT)
 
 
 async def dnsimple_identity(

@@ -14,6 +14,7 @@ from nichandle.accounts.service import Actor
 from nichandle.dialects.deps import (
     ReadSession,
     WriteSession,
+    actor_for,
     authenticate_basic_request,
     basic_credentials,
 )
@@ -45,7 +46,7 @@ async def namecom_actor(
     email; X-Team picks among several teams) and one of its tokens."""
     credentials = basic_credentials(authorization)
     auth = await authenticate_basic_request(request, credentials, team=x_team)
-    return Actor(account_id=auth.account.id, token_id=auth.token.id, dialect=DIALECT)
+    return actor_for(request, auth, DIALECT)
 
 
 def json_body(model: type[Body]) -> Callable[[Request], Awaitable[Body]]:

@@ -15,6 +15,7 @@ from nichandle.dialects.deps import (
     ReadSession,
     SettingsDep,
     WriteSession,
+    actor_for,
     authenticate_request,
 )
 from nichandle.dialects.native.schemas import (
@@ -64,7 +65,7 @@ async def native_actor(
     """Bearer token; personal tokens choose the team with X-Team: <id|slug>."""
     secret = credentials.credentials if credentials is not None else None
     auth = await authenticate_request(request, secret, team=x_team)
-    return Actor(account_id=auth.account.id, token_id=auth.token.id, dialect=DIALECT)
+    return actor_for(request, auth, DIALECT)
 
 
 ActorDep = Annotated[Actor, Depends(native_actor)]

@@ -1,0 +1,158 @@
+"""The event catalogue: every event nichandle emits, with its typed payload.
+
+An event is written to the outbox in the transaction of the change it reports (``emit``), so it
+exists exactly when the change does. Its catalogue name (``contact.updated``) is the one stored
+and the one the native API shows, except where Domain Chief has its own (the native feed's
+``contact.changed``); the other dialects map names in their own packages. The verification and
+registrant-change capabilities add their types here.
+
+Payloads hold what a consumer needs without calling back: a contact event carries the whole
+contact as history keeps it (``contacts.service.snapshot`` plus ``id``), so a deleted contact's
+event still says who it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, NotRequired, TypedDict, TypeVar
+
+# --- payloads -------------------------------------------------------------------------------
+
+
+class ContactCreated(TypedDict):
+    contact: dict[str, Any]
+
+
+class ContactUpdated(TypedDict):
+    before: dict[str, Any]
+    contact: dict[str, Any]
+
+
+class ContactDeleted(TypedDict):
+    contact: dict[str, Any]
+
+
+class DomainChanged(TypedDict):
+    """domain.created / updated / deleted: which domain (registry sync reads the rest)."""
+
+    domain: str
+    domain_id: int
+
+
+class DomainContactsChanged(TypedDict):
+    """The roles of a domain whose contact changed: a new assignment, or the details of the
+    contact behind them (``contact`` names it then)."""
+
+    domain: str
+    domain_id: int
+    roles: list[str]
+    contact: NotRequired[str]
+
+
+class DomainLockChanged(TypedDict):
+    """A lock added to or removed from a domain (name.com's domain.lock.status_change)."""
+
+    domain: str
+    domain_id: int
+    lock: Literal["transfer"]
+    action: Literal["added", "removed"]
+    registry_statuses: list[str]
+
+
+class CertificateChanged(TypedDict):
+    certificate_id: int
+    common_name: str
+    contact: str  # the handle it was issued to
+
+
+class WebhookDeactivated(TypedDict):
+    """A webhook whose deliveries failed for the whole grace period, switched off."""
+
+    webhook_id: int
+    url: str
+    failing_since: str
+
+
+class WebhookTest(TypedDict):
+    """Sent to one webhook on request (POST /api/v1/webhooks/{id}/test), to no one else."""
+
+    webhook_id: int
+    url: str
+
+
+P = TypeVar("P", bound=Mapping[str, Any])
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What an event is about: ``{"type", "id", "parent"}`` in the native feed."""
+
+    type: str
+    id: str
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class EventType(Generic[P]):
+    """A named event with a typed payload and the resource it is about."""
+
+    name: str
+    resource: Callable[[P], Resource]
+
+    @property
+    def activity(self) -> str:
+        """The verb: ``updated`` of ``contact.updated``."""
+        return self.name.rpartition(".")[2]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _contact(payload: ContactCreated | ContactUpdated | ContactDeleted) -> Resource:
+    contact = payload["contact"]
+    return Resource("contact", contact["handle"], contact.get("parent_handle"))
+
+
+def _domain(payload: DomainChanged | DomainContactsChanged | DomainLockChanged) -> Resource:
+    return Resource("domain", payload["domain"])
+
+
+def _certificate(payload: CertificateChanged) -> Resource:
+    return Resource("certificate", str(payload["certificate_id"]), payload["contact"])
+
+
+def _webhook(payload: WebhookDeactivated | WebhookTest) -> Resource:
+    return Resource("webhook", str(payload["webhook_id"]))
+
+
+CONTACT_CREATED = EventType[ContactCreated]("contact.created", _contact)
+CONTACT_UPDATED = EventType[ContactUpdated]("contact.updated", _contact)
+CONTACT_DELETED = EventType[ContactDeleted]("contact.deleted", _contact)
+DOMAIN_CREATED = EventType[DomainChanged]("domain.created", _domain)
+DOMAIN_UPDATED = EventType[DomainChanged]("domain.updated", _domain)
+DOMAIN_DELETED = EventType[DomainChanged]("domain.deleted", _domain)
+DOMAIN_CONTACTS_CHANGED = EventType[DomainContactsChanged]("domain.contacts_changed", _domain)
+DOMAIN_LOCK_CHANGED = EventType[DomainLockChanged]("domain.lock_changed", _domain)
+CERTIFICATE_CREATED = EventType[CertificateChanged]("certificate.created", _certificate)
+CERTIFICATE_DELETED = EventType[CertificateChanged]("certificate.deleted", _certificate)
+WEBHOOK_DEACTIVATED = EventType[WebhookDeactivated]("webhook.deactivated", _webhook)
+WEBHOOK_TEST = EventType[WebhookTest]("webhook.test", _webhook)
+
+CATALOGUE: dict[str, EventType[Any]] = {
+    event.name: event
+    for event in (
+        CONTACT_CREATED,
+        CONTACT_UPDATED,
+        CONTACT_DELETED,
+        DOMAIN_CREATED,
+        DOMAIN_UPDATED,
+        DOMAIN_DELETED,
+        DOMAIN_CONTACTS_CHANGED,
+        DOMAIN_LOCK_CHANGED,
+        CERTIFICATE_CREATED,
+        CERTIFICATE_DELETED,
+        WEBHOOK_DEACTIVATED,
+        WEBHOOK_TEST,
+    )
+}
