@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from nichandle.accounts.models import Account
 from nichandle.dialects.deps import ReadSession
 from nichandle.dialects.native.routes import ERRORS, ActorDep
 from nichandle.domains import names
@@ -16,6 +17,7 @@ from nichandle.errors import FieldErrors
 from nichandle.events import feed
 from nichandle.events.catalogue import CATALOGUE
 from nichandle.events.models import OutboxEvent
+from nichandle.webhooks.models import Webhook
 
 # Catalogue name -> the native one, where Domain Chief names it otherwise.
 NATIVE_NAMES = {"contact.updated": "contact.changed"}
@@ -70,6 +72,14 @@ class EventRead(BaseModel):
             actor=event.actor,
             request_id=event.request_id,
         )
+
+
+def delivery_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dict[str, Any] | None:
+    """A native webhook's body for an event: the feed's item; None when the webhook's ``events``
+    filter (catalogue names; empty: all) leaves it out."""
+    if webhook.events and event.type not in webhook.events:
+        return None
+    return EventRead.of(event).model_dump(mode="json")
 
 
 class FeedMeta(BaseModel):
