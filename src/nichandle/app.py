@@ -6,7 +6,7 @@ import gc
 import re
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI, Request
@@ -28,6 +28,7 @@ from nichandle.dialects.native.events import router as native_events_router
 from nichandle.dialects.native.routes import router as native_router
 from nichandle.dialects.ratelimit import Limits
 from nichandle.settings import Settings
+from nichandle.worker import loop as worker
 
 
 class RequestGuard:
@@ -123,7 +124,8 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, messa
     await JSONResponse({"message": message}, status_code=status)(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, outbox_worker: bool = False) -> FastAPI:
+    """The app; with ``outbox_worker`` it also runs an outbox worker for its lifetime."""
     settings = settings or Settings()
     write_path.connect()
     db = create_database(settings)
@@ -137,7 +139,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # 32 (a get's 96 -> 41 ms, bench/README.md).
         gc.collect()
         gc.freeze()
-        yield
+        async with AsyncExitStack() as stack:
+            if outbox_worker:
+                await stack.enter_async_context(worker.running(db, settings))
+            yield
         await limits.close()
         await db.dispose()
 
@@ -189,3 +194,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """Factory for uvicorn (one per worker process): settings from NICHANDLE_* variables."""
     return create_app(Settings())
+
+
+def app_with_worker_from_environment() -> FastAPI:
+    """As app_from_environment, with an outbox worker in the process (`nichandle serve`)."""
+    return create_app(Settings(), outbox_worker=True)

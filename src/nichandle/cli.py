@@ -6,13 +6,14 @@ import asyncio
 import io
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import queue
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ from nichandle.db.engine import InvalidDatabaseUrl, create_database
 from nichandle.db.session import unit_of_work
 from nichandle.errors import NichandleError
 from nichandle.settings import Settings
+from nichandle.worker import loop as worker
+from nichandle.worker import outbox
 
 T = TypeVar("T")
 
@@ -191,8 +194,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    outbox_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Deliver events from each server process (else run `nichandle worker`).",
+        ),
+    ] = True,
 ) -> None:
-    """Apply pending migrations, then serve the API."""
+    """Apply pending migrations, then serve the API (and deliver events, unless --no-worker)."""
     settings = Settings()
     _upgrade()
     first = _in_transaction(_bootstrap)
@@ -207,7 +217,9 @@ def serve(
         ):
             print(line, flush=True)  # noqa: T201 - plain text for people and scripts
     serving.serve(
-        "nichandle.app:app_from_environment",
+        "nichandle.app:app_with_worker_from_environment"
+        if outbox_worker
+        else "nichandle.app:app_from_environment",
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
@@ -663,6 +675,88 @@ def contacts_export(
         console.print(f"exported {count:,} contacts to {escape(str(output))}", soft_wrap=True)
     else:
         err_console.print(f"exported {count:,} contacts", soft_wrap=True)
+
+
+# --- the outbox: the worker, and the deliveries it keeps --------------------------------------
+
+outbox_app = typer.Typer(help="Event deliveries: list, retry failed ones.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Deliver events (webhooks, the Redis Stream) until SIGTERM or Ctrl-C.
+
+    Any number may run at once; each finishes the round under way before it stops.
+    """
+    if not _schema_is_current():
+        err_console.print(
+            "[red]error:[/red] the database schema is not up to date: run `nichandle db upgrade`"
+        )
+        raise typer.Exit(1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = Settings()
+
+    async def run() -> None:
+        db = create_database(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for each in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(each, stop.set)
+        try:
+            async with worker.running(db, settings):
+                err_console.print("worker running; SIGTERM or Ctrl-C stops it")
+                await stop.wait()
+        finally:
+            await db.dispose()
+
+    _run(run)
+    err_console.print("worker stopped")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    failed: Annotated[bool, typer.Option("--failed", help="Failed deliveries only.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List deliveries, newest first: state, attempts, next attempt, last answer."""
+
+    async def work(session: AsyncSession) -> Sequence[dict[str, Any]]:
+        return await outbox.list_deliveries(session, failed_only=failed, limit=limit)
+
+    rows = _in_transaction(work)
+    if as_json:
+        _print_json(list(rows))
+        return
+    columns = ("id", "event", "type", "channel", "webhook_id", "state", "attempts")
+    table = Table(*columns, "next_attempt_at", "last_error")
+    for row in rows:
+        table.add_row(
+            *(escape(str(row[c])) if row[c] is not None else "-" for c in columns),
+            row["next_attempt_at"] if row["state"] == "pending" else "-",
+            escape(row["last_error"] or "-"),
+        )
+    console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    delivery_id: Annotated[int | None, typer.Argument(help="The delivery to retry.")] = None,
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Retry every failed delivery.")
+    ] = False,
+) -> None:
+    """Put a failed delivery (or every one) back in line, due now, with a new retry window."""
+    if (delivery_id is None) == (not all_failed):
+        err_console.print("error: give a delivery ID or --all-failed (not both)")
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession) -> int:
+        return await outbox.retry(session, delivery_id)
+
+    count = _in_transaction(work)
+    console.print(f"{count} deliveries back to pending")
 
 
 def main() -> None:

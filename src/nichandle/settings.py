@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     # (at creation and again at each delivery) unless this is set: tests, closed networks.
     webhooks_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0
+    # The Redis Stream every event is appended to (one for all accounts; each entry names its
+    # account), trimmed to about this many entries (XADD MAXLEN ~).
+    events_stream: str = "nichandle:events"
+    events_stream_maxlen: int = 1_000_000
+    # The outbox worker (docs/events.md): how long a claim holds before another worker may take
+    # the row, how long an idle worker waits before looking again, and how many rows a round
+    # claims at once.
+    worker_lease_seconds: float = 60.0
+    worker_poll_seconds: float = 0.5
+    worker_batch_size: int = 100
 
     @field_validator("public_url")
     @classmethod

@@ -1,0 +1,107 @@
+"""Dispatching: an event becomes one delivery per destination that wants it.
+
+Claiming, rendering the bodies, inserting the deliveries and marking the events dispatched are
+one transaction, so an event is dispatched exactly once: a worker killed halfway leaves it
+undispatched for the next. PostgreSQL workers claim with ``FOR UPDATE SKIP LOCKED`` and never
+wait on each other; SQLite's writer transaction (BEGIN IMMEDIATE) already holds the one write
+lock, and the statement repeats the conditions, so two workers cannot both claim a row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nichandle.accounts.models import Account
+from nichandle.db.base import utcnow
+from nichandle.dialects.native.events import EventRead
+from nichandle.events.models import Channel, Delivery, OutboxEvent
+from nichandle.webhooks.models import Webhook
+from nichandle.worker.bodies import BODIES
+
+
+def compact(body: dict[str, Any]) -> str:
+    """The text a delivery sends on every attempt."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+async def has_undispatched(session: AsyncSession) -> bool:
+    """A read first, so an idle worker never takes SQLite's write lock (partial index)."""
+    found = await session.scalar(
+        select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None)).limit(1)
+    )
+    return found is not None
+
+
+async def dispatch(session: AsyncSession, *, limit: int, stream: bool) -> int:
+    """Dispatches up to ``limit`` events in id order; how many. ``stream``: each event also
+    gets a delivery to the Redis Stream."""
+    now = utcnow()
+    events = list(
+        await session.scalars(
+            select(OutboxEvent)
+            .where(
+                OutboxEvent.dispatched_at.is_(None),
+                or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until <= now),
+            )
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not events:
+        return 0
+    session.add_all(await _deliveries(session, events, stream=stream))
+    await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_([event.id for event in events]))
+        .values(dispatched_at=now, lease_until=None)
+    )
+    return len(events)
+
+
+async def _deliveries(
+    session: AsyncSession, events: Sequence[OutboxEvent], *, stream: bool
+) -> list[Delivery]:
+    account_ids = {event.account_id for event in events}
+    webhooks: dict[int, list[Webhook]] = defaultdict(list)
+    for webhook in await session.scalars(
+        select(Webhook)
+        .where(Webhook.account_id.in_(account_ids), Webhook.is_active)
+        .order_by(Webhook.id)
+    ):
+        webhooks[webhook.account_id].append(webhook)
+    accounts = {
+        account.id: account
+        for account in await session.scalars(select(Account).where(Account.id.in_(set(webhooks))))
+    }
+    deliveries: list[Delivery] = []
+    for event in events:
+        for webhook in webhooks[event.account_id]:
+            render = BODIES.get(webhook.dialect)
+            body = render(event, webhook, accounts[event.account_id]) if render else None
+            if body is not None:
+                deliveries.append(
+                    _delivery(event, Channel.WEBHOOK, compact(body), webhook_id=webhook.id)
+                )
+        if stream:
+            body = EventRead.of(event).model_dump(mode="json")
+            deliveries.append(_delivery(event, Channel.STREAM, compact(body)))
+    return deliveries
+
+
+def _delivery(
+    event: OutboxEvent, channel: Channel, body: str, *, webhook_id: int | None = None
+) -> Delivery:
+    return Delivery(
+        account_id=event.account_id,
+        event_id=event.id,
+        channel=channel,
+        webhook_id=webhook_id,
+        body=body,
+    )

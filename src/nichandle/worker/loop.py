@@ -1,0 +1,88 @@
+"""The worker's loop: dispatch, deliver, and wait a little when there was nothing to do."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+
+from nichandle.db.engine import Database
+from nichandle.db.session import unit_of_work
+from nichandle.settings import Settings
+from nichandle.worker import deliveries, dispatch
+from nichandle.worker.send import Sender
+
+logger = logging.getLogger("nichandle.worker")
+
+
+class Worker:
+    """Drains the outbox of ``db``. Several may run at once, in any processes."""
+
+    def __init__(self, db: Database, settings: Settings, sender: Sender) -> None:
+        self.db = db
+        self.settings = settings
+        self.sender = sender
+
+    async def run_once(self) -> int:
+        """One round: dispatch a batch of events, deliver a batch of due deliveries; how many
+        rows it handled (0: idle)."""
+        return await self.dispatch() + await self.deliver()
+
+    async def dispatch(self) -> int:
+        async with unit_of_work(self.db, write=False, per_statement=True) as session:
+            if not await dispatch.has_undispatched(session):
+                return 0
+        async with unit_of_work(self.db) as session:
+            return await dispatch.dispatch(
+                session,
+                limit=self.settings.worker_batch_size,
+                stream=self.settings.events_redis_url is not None,
+            )
+
+    async def deliver(self) -> int:
+        async with unit_of_work(self.db, write=False, per_statement=True) as session:
+            if not await deliveries.has_due(session):
+                return 0
+        async with unit_of_work(self.db) as session:
+            claims = await deliveries.claim(
+                session,
+                limit=self.settings.worker_batch_size,
+                lease=timedelta(seconds=self.settings.worker_lease_seconds),
+            )
+        if not claims:
+            return 0
+        sent = await self.sender.send(claims)
+        outcomes = {claim.delivery_id: outcome for claim, outcome in zip(claims, sent, strict=True)}
+        async with unit_of_work(self.db) as session:
+            for claim in deliveries.ordered(claims):
+                await deliveries.record(session, claim, outcomes[claim.delivery_id])
+        return len(claims)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Rounds until ``stop`` is set; the round under way finishes first, so what was sent is
+        recorded and no lease is left to run out."""
+        while not stop.is_set():
+            try:
+                busy = await self.run_once()
+            except Exception:  # the database went away, say: log it, keep going
+                logger.exception("outbox worker round failed; retrying")
+                busy = 0
+            if not busy:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.worker_poll_seconds)
+
+
+@asynccontextmanager
+async def running(db: Database, settings: Settings) -> AsyncIterator[None]:
+    """A worker running beside the block (`nichandle worker`, and in `nichandle serve`); when
+    the block ends it finishes its round and stops."""
+    stop = asyncio.Event()
+    async with Sender(settings) as sender:
+        task = asyncio.create_task(Worker(db, settings, sender).run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
