@@ -234,7 +234,7 @@ async def _webhook_health(
     ).one_or_none()
     if switched_off is None:
         return
-    await _fail_pending(session, webhook.id, now)
+    await _fail_pending(session, webhook.id)
     emit(
         session,
         Actor(switched_off.account_id, None, "system"),
@@ -247,17 +247,13 @@ async def _webhook_health(
     )
 
 
-async def _fail_pending(session: AsyncSession, webhook_id: int, now: datetime) -> None:
-    """A deactivated webhook's waiting deliveries fail now rather than at their next turn
-    (one another worker holds fails at its next claim)."""
+async def _fail_pending(session: AsyncSession, webhook_id: int) -> None:
+    """A deactivated webhook's waiting deliveries fail now, claimed ones too (their holders'
+    results then no longer count), rather than one by one at their next turn."""
     await session.execute(
         update(Delivery)
-        .where(
-            Delivery.webhook_id == webhook_id,
-            Delivery.state == DeliveryState.PENDING,
-            or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
-        )
-        .values(state=DeliveryState.FAILED, last_error=INACTIVE)
+        .where(Delivery.webhook_id == webhook_id, Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.FAILED, last_error=INACTIVE, lease_until=None)
         .execution_options(synchronize_session=False)
     )
 
