@@ -729,11 +729,14 @@ def outbox_list(
     if as_json:
         _print_json(list(rows))
         return
-    columns = ("id", "event", "type", "channel", "webhook_id", "state", "attempts")
-    table = Table(*columns, "next_attempt_at", "last_error")
+    table = Table("id", "event", "type", "to", "state", "attempts", "next attempt", "last error")
     for row in rows:
+        to = f"webhook {row['webhook_id']}" if row["channel"] == "webhook" else row["channel"]
         table.add_row(
-            *(escape(str(row[c])) if row[c] is not None else "-" for c in columns),
+            *(escape(str(row[c])) for c in ("id", "event", "type")),
+            to,
+            row["state"],
+            str(row["attempts"]),
             row["next_attempt_at"] if row["state"] == "pending" else "-",
             escape(row["last_error"] or "-"),
         )
