@@ -214,7 +214,7 @@ async def test_claim_whose_lease_ran_out_goes_to_another_worker(
         assert len(receiver.requests) == 1
         # The first worker's late result no longer counts.
         async with unit_of_work(db) as session:
-            assert not await deliveries.record(session, stuck, Outcome("late failure"))
+            assert await deliveries.record(session, [(stuck, Outcome("late failure"))]) == 0
         (delivery,) = await deliveries_of(db, webhook)
         assert (delivery.state, delivery.attempts, delivery.last_error) == ("delivered", 2, None)
 

@@ -156,21 +156,29 @@ async def claim(session: AsyncSession, *, limit: int, lease: timedelta) -> list[
     return claims
 
 
-async def record(session: AsyncSession, claim: Claim, outcome: Outcome) -> bool:
-    """Records an attempt while the claim is still ours (else False, nothing written), and
-    what it says of the webhook's health."""
+async def record(session: AsyncSession, results: Sequence[tuple[Claim, Outcome]]) -> int:
+    """Records attempts whose claims are still ours (how many), and what they say of each
+    webhook's health: one success clears it, failures alone count against it."""
     now = utcnow()
-    if outcome.error is None:
-        state = DeliveryState.DELIVERED
-    elif now - claim.first_attempt_at >= RETRY_WINDOW:
-        state = DeliveryState.FAILED
-    else:
-        state = DeliveryState.PENDING
-    if not await _finish(session, claim, state, outcome, now):
-        return False
-    if claim.webhook is not None:
-        await _webhook_health(session, claim.webhook, delivered=outcome.error is None, now=now)
-    return True
+    up: dict[int, bool] = {}  # webhook id -> whether one of its deliveries got through
+    recorded = 0
+    for claim, outcome in results:
+        delivered = outcome.error is None
+        if delivered:
+            state = DeliveryState.DELIVERED
+        elif now - claim.first_attempt_at >= RETRY_WINDOW:
+            state = DeliveryState.FAILED
+        else:
+            state = DeliveryState.PENDING
+        if not await _finish(session, claim, state, outcome, now):
+            continue
+        recorded += 1
+        if claim.webhook is not None:
+            up[claim.webhook.id] = up.get(claim.webhook.id, False) or delivered
+    # In id order: two workers recording for the same webhooks lock them alike (no deadlock).
+    for webhook_id in sorted(up):
+        await _webhook_health(session, webhook_id, delivered=up[webhook_id], now=now)
+    return recorded
 
 
 async def _finish(
@@ -201,21 +209,21 @@ async def _finish(
 
 
 async def _webhook_health(
-    session: AsyncSession, webhook: Webhook, *, delivered: bool, now: datetime
+    session: AsyncSession, webhook_id: int, *, delivered: bool, now: datetime
 ) -> None:
     """A success clears ``failing_since``; a failure sets it, and past the grace period
     switches the webhook off (once, whichever worker gets there first)."""
     if delivered:
         await session.execute(
             update(Webhook)
-            .where(Webhook.id == webhook.id, Webhook.failing_since.is_not(None))
+            .where(Webhook.id == webhook_id, Webhook.failing_since.is_not(None))
             .values(failing_since=None)
             .execution_options(synchronize_session=False)
         )
         return
     await session.execute(
         update(Webhook)
-        .where(Webhook.id == webhook.id, Webhook.failing_since.is_(None))
+        .where(Webhook.id == webhook_id, Webhook.failing_since.is_(None))
         .values(failing_since=now)
         .execution_options(synchronize_session=False)
     )
@@ -223,7 +231,7 @@ async def _webhook_health(
         await session.execute(
             update(Webhook)
             .where(
-                Webhook.id == webhook.id,
+                Webhook.id == webhook_id,
                 Webhook.is_active,
                 Webhook.failing_since <= now - FAILING_GRACE,
             )
@@ -234,13 +242,13 @@ async def _webhook_health(
     ).one_or_none()
     if switched_off is None:
         return
-    await _fail_pending(session, webhook.id)
+    await _fail_pending(session, webhook_id)
     emit(
         session,
         Actor(switched_off.account_id, None, "system"),
         catalogue.WEBHOOK_DEACTIVATED,
         catalogue.WebhookDeactivated(
-            webhook_id=webhook.id,
+            webhook_id=webhook_id,
             url=switched_off.url,
             failing_since=switched_off.failing_since.isoformat(),
         ),
@@ -260,8 +268,3 @@ async def _fail_pending(session: AsyncSession, webhook_id: int) -> None:
 
 def _count(result: object) -> int:
     return result.rowcount if isinstance(result, CursorResult) else 0
-
-
-def ordered(claims: Sequence[Claim]) -> list[Claim]:
-    """Records in webhook order, so two workers updating the same webhooks lock them alike."""
-    return sorted(claims, key=lambda claim: claim.webhook.id if claim.webhook else 0)

@@ -53,11 +53,9 @@ class Worker:
             )
         if not claims:
             return 0
-        sent = await self.sender.send(claims)
-        outcomes = {claim.delivery_id: outcome for claim, outcome in zip(claims, sent, strict=True)}
+        outcomes = await self.sender.send(claims)
         async with unit_of_work(self.db) as session:
-            for claim in deliveries.ordered(claims):
-                await deliveries.record(session, claim, outcomes[claim.delivery_id])
+            await deliveries.record(session, list(zip(claims, outcomes, strict=True)))
         return len(claims)
 
     async def run(self, stop: asyncio.Event) -> None:
