@@ -124,12 +124,23 @@ def print_backend(result: dict[str, Any]) -> None:
             f"import: {imported['rows']:,} rows in {imported['seconds']:.1f} s = "
             f"{imported['rows_per_second']:,.0f} rows/s (`nichandle contacts import`)"
         )
+    delivered = result.get("outbox")
+    if delivered:
+        console.print(f"outbox: {_outbox(delivered)}")
     seeding = [s["seeding"] for s in result["steps"] if s.get("seeding")]
     for seed in seeding:
         console.print(
             f"seeding: {seed['rows']:,} rows via {seed['via']} at "
             f"{seed['rows_per_second']:,.0f} rows/s"
         )
+
+
+def _outbox(delivered: dict[str, Any]) -> str:
+    return (
+        f"{delivered['events']:,} events delivered to a webhook in {delivered['seconds']:.1f} s = "
+        f"{delivered['events_per_second']:,.0f} events/s, one `nichandle worker` (steady "
+        f"{delivered['steady_events_per_second']:,.0f}; {delivered['requests']:,} requests)"
+    )
 
 
 # -- Markdown, for bench/README.md: `python -m bench.report bench/results/<file>.json ...` -------
@@ -195,6 +206,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"Import ({backend}): {imported['rows']:,} rows in {imported['seconds']:.1f} s = "
             f"{imported['rows_per_second']:,.0f} rows/s."
         )
+    delivered = result.get("outbox")
+    if delivered:
+        lines.append(f"Outbox ({backend}): {_outbox(delivered)}.")
     for step in result["steps"]:
         seed = step.get("seeding")
         if seed:

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from bench import ceiling, report
+from bench.outbox import measure_outbox
 from bench.scenarios import Scenario, build, duplicate_bodies
 from bench.seed import (
     BENCH_DIR,
@@ -72,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--fanout", type=int, default=10_000, help="domains of the PATCHed one")
+    parser.add_argument(
+        "--outbox-events", type=int, default=20_000, help="events the outbox scenario delivers"
+    )
     parser.add_argument("--scenarios", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL"))
@@ -565,6 +569,16 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 console_print(f"[bold]{backend}[/bold]: importing {args.import_rows:,} rows")
                 imported = measure_import(env, args.import_rows, args, tmp)
                 console_print(f"  {imported['rows_per_second']:,.0f} rows/s")
+            delivered = None
+            if args.outbox_events:
+                console_print(
+                    f"[bold]{backend}[/bold]: outbox, {args.outbox_events:,} events to a webhook"
+                )
+                delivered = measure_outbox(env, url, args.outbox_events, tmp / "worker.log")
+                console_print(
+                    f"  {delivered['events_per_second']:,.0f} events/s "
+                    f"(steady {delivered['steady_events_per_second']:,.0f})"
+                )
         finally:
             asyncio.run(drop_database(url, args.postgres_url))
     return {
@@ -578,10 +592,12 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             "warmup_s": args.warmup,
             "workers": args.workers,
             "fanout_domains": args.fanout,
+            "outbox_events": args.outbox_events,
         },
         "steps": steps,
         "growth": report.growth(steps),
         "import": imported,
+        "outbox": delivered,
         "wall_seconds": time.perf_counter() - started,
     }
 
