@@ -16,11 +16,12 @@ and says so with a webhook.deactivated event.
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.service import Actor
@@ -150,7 +151,7 @@ async def claim(session: AsyncSession, *, limit: int, lease: timedelta) -> list[
             webhook=webhook,
         )
         if webhook is not None and not webhook.is_active:
-            await _finish(session, claimed, DeliveryState.FAILED, Outcome(INACTIVE), now)
+            await _finish(session, [claimed], DeliveryState.FAILED, Outcome(INACTIVE), now)
         else:
             claims.append(claimed)
     return claims
@@ -160,30 +161,39 @@ async def record(session: AsyncSession, results: Sequence[tuple[Claim, Outcome]]
     """Records attempts whose claims are still ours (how many), and what they say of each
     webhook's health: one success clears it, failures alone count against it."""
     now = utcnow()
-    up: dict[int, bool] = {}  # webhook id -> whether one of its deliveries got through
-    recorded = 0
+    recorded: set[int] = set()
+    # Alike results in one statement (a round's deliveries mostly are); a retry has a wait of
+    # its own.
+    alike: dict[tuple[DeliveryState, Outcome, datetime], list[Claim]] = defaultdict(list)
     for claim, outcome in results:
-        delivered = outcome.error is None
-        if delivered:
+        if outcome.error is None:
             state = DeliveryState.DELIVERED
         elif now - claim.first_attempt_at >= RETRY_WINDOW:
             state = DeliveryState.FAILED
         else:
-            state = DeliveryState.PENDING
-        if not await _finish(session, claim, state, outcome, now):
+            recorded |= await _finish(session, [claim], DeliveryState.PENDING, outcome, now)
             continue
-        recorded += 1
-        if claim.webhook is not None:
-            up[claim.webhook.id] = up.get(claim.webhook.id, False) or delivered
+        alike[state, outcome, claim.lease_until].append(claim)
+    for (state, outcome, _lease), claims in alike.items():
+        recorded |= await _finish(session, claims, state, outcome, now)
+    up: dict[int, bool] = {}  # webhook id -> whether one of its deliveries got through
+    for claim, outcome in results:
+        if claim.webhook is not None and claim.delivery_id in recorded:
+            up[claim.webhook.id] = up.get(claim.webhook.id, False) or outcome.error is None
     # In id order: two workers recording for the same webhooks lock them alike (no deadlock).
     for webhook_id in sorted(up):
         await _webhook_health(session, webhook_id, delivered=up[webhook_id], now=now)
-    return recorded
+    return len(recorded)
 
 
 async def _finish(
-    session: AsyncSession, claim: Claim, state: DeliveryState, outcome: Outcome, now: datetime
-) -> bool:
+    session: AsyncSession,
+    claims: Sequence[Claim],
+    state: DeliveryState,
+    outcome: Outcome,
+    now: datetime,
+) -> set[int]:
+    """Ends the attempt of ``claims`` (one lease) in ``state``; the ids still ours."""
     values: dict[str, object] = {
         "state": state,
         "lease_until": None,
@@ -193,19 +203,21 @@ async def _finish(
     if state is DeliveryState.DELIVERED:
         values["delivered_at"] = now
     elif state is DeliveryState.PENDING:
+        (claim,) = claims
         values["next_attempt_at"] = now + next_wait(claim.attempts)
-    result = await session.execute(
+    claimed = [(claim.delivery_id, claim.attempts) for claim in claims]
+    ours = await session.scalars(
         update(Delivery)
         .where(
-            Delivery.id == claim.delivery_id,
+            tuple_(Delivery.id, Delivery.attempts).in_(claimed),
             Delivery.state == DeliveryState.PENDING,
-            Delivery.attempts == claim.attempts,
-            Delivery.lease_until == claim.lease_until,
+            Delivery.lease_until == claims[0].lease_until,
         )
         .values(**values)
+        .returning(Delivery.id)
         .execution_options(synchronize_session=False)
     )
-    return _count(result) == 1
+    return set(ours)
 
 
 async def _webhook_health(
@@ -264,7 +276,3 @@ async def _fail_pending(session: AsyncSession, webhook_id: int) -> None:
         .values(state=DeliveryState.FAILED, last_error=INACTIVE, lease_until=None)
         .execution_options(synchronize_session=False)
     )
-
-
-def _count(result: object) -> int:
-    return result.rowcount if isinstance(result, CursorResult) else 0

@@ -53,7 +53,8 @@ class Worker:
             )
         if not claims:
             return 0
-        outcomes = await self.sender.send(claims)
+        # Sent within most of the lease, leaving the rest to record the results.
+        outcomes = await self.sender.send(claims, within=self.settings.worker_lease_seconds * 0.8)
         async with unit_of_work(self.db) as session:
             await deliveries.record(session, list(zip(claims, outcomes, strict=True)))
         return len(claims)

@@ -26,6 +26,9 @@ from nichandle.webhooks import targets
 from nichandle.worker.deliveries import Claim, Outcome
 
 USER_AGENT = f"nichandle-webhooks/{version('nichandle')}"
+# Requests in flight at once: enough to hide the receivers' latency; more makes httpcore's pool,
+# which scans every connection for every request, the worker's main cost.
+SENDS_AT_ONCE = 32
 # What of a receiver's answer is read (so its connection can serve the next delivery); the rest
 # is dropped with the connection.
 ANSWER_BYTES = 65_536
@@ -41,6 +44,7 @@ class Sender:
             follow_redirects=False,
             trust_env=False,  # never through a proxy from the environment: we chose the address
         )
+        self.slots = asyncio.Semaphore(SENDS_AT_ONCE)
         url = settings.events_redis_url
         self.redis = redis.from_url(url) if url else None
 
@@ -57,13 +61,19 @@ class Sender:
         if self.redis is not None:
             await self.redis.aclose()
 
-    async def send(self, claims: Sequence[Claim]) -> list[Outcome]:
-        """Every claim's outcome, in order: webhooks concurrently, stream entries in one
+    async def send(self, claims: Sequence[Claim], *, within: float) -> list[Outcome]:
+        """Every claim's outcome, in order, all within ``within`` seconds (what is not sent by
+        then fails this attempt, so a claim is never still being sent when its lease ends):
+        webhooks concurrently, each URL resolved and checked once; stream entries in one
         pipeline."""
+        deadline = asyncio.get_running_loop().time() + within
         hooks = [claim for claim in claims if claim.channel is Channel.WEBHOOK]
         entries = [claim for claim in claims if claim.channel is Channel.STREAM]
+        urls = sorted({claim.webhook.url for claim in hooks if claim.webhook is not None})
+        checked = dict(zip(urls, await asyncio.gather(*map(self._check, urls)), strict=True))
         sent, appended = await asyncio.gather(
-            asyncio.gather(*(self._post(claim) for claim in hooks)), self._append(entries)
+            asyncio.gather(*(self._post(claim, checked, deadline) for claim in hooks)),
+            self._append(entries),
         )
         outcomes = {
             claim.delivery_id: outcome
@@ -71,16 +81,36 @@ class Sender:
         }
         return [outcomes[claim.delivery_id] for claim in claims]
 
-    async def _post(self, claim: Claim) -> Outcome:
+    async def _check(self, url: str) -> targets.Target | targets.TargetRefused:
+        try:
+            return await targets.resolve(url, allow_private=self.settings.webhooks_allow_private)
+        except targets.TargetRefused as refused:
+            return refused
+
+    async def _post(
+        self,
+        claim: Claim,
+        checked: dict[str, targets.Target | targets.TargetRefused],
+        deadline: float,
+    ) -> Outcome:
         webhook = claim.webhook
         if webhook is None:  # deleted since the claim (its deliveries go with it)
             return Outcome("the webhook is gone")
-        try:
-            target = await targets.resolve(
-                webhook.url, allow_private=self.settings.webhooks_allow_private
+        target = checked[webhook.url]
+        if isinstance(target, targets.TargetRefused):
+            return Outcome(f"refused: {target}")
+        async with self.slots:
+            seconds = min(
+                self.settings.webhook_timeout_seconds,
+                deadline - asyncio.get_running_loop().time(),
             )
-        except targets.TargetRefused as refused:
-            return Outcome(f"refused: {refused}")
+            if seconds <= 0:
+                return Outcome("not sent: the worker's claim was running out")
+            return await self._post_to(claim, webhook.secret, target, seconds)
+
+    async def _post_to(
+        self, claim: Claim, secret: str, target: targets.Target, seconds: float
+    ) -> Outcome:
         signed_at = clock.now()
         headers = {
             "Content-Type": "application/json",
@@ -88,13 +118,13 @@ class Sender:
             "Host": urlsplit(target.url).netloc,
             "webhook-id": claim.event_uuid,
             "webhook-timestamp": str(int(signed_at.timestamp())),
-            "webhook-signature": standardwebhooks.Webhook(webhook.secret).sign(
+            "webhook-signature": standardwebhooks.Webhook(secret).sign(
                 claim.event_uuid, signed_at, claim.body
             ),
         }
         try:
             async with (
-                asyncio.timeout(self.settings.webhook_timeout_seconds),
+                asyncio.timeout(seconds),
                 self.http.stream(
                     "POST",
                     _at_address(target),
@@ -105,7 +135,7 @@ class Sender:
             ):
                 await _read_some(answer)
         except (TimeoutError, httpx.TimeoutException):
-            return Outcome(f"no answer within {self.settings.webhook_timeout_seconds:g} s")
+            return Outcome(f"no answer within {seconds:g} s")
         except httpx.HTTPError as failed:
             return Outcome(f"{type(failed).__name__}: {failed}")
         if 200 <= answer.status_code < 300:
