@@ -41,6 +41,10 @@ class Sender:
         self.settings = settings
         self.http = httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds,
+            # Every connection the sends at once use stays open for the next round.
+            limits=httpx.Limits(
+                max_connections=SENDS_AT_ONCE, max_keepalive_connections=SENDS_AT_ONCE
+            ),
             follow_redirects=False,
             trust_env=False,  # never through a proxy from the environment: we chose the address
         )
