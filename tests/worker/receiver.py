@@ -15,6 +15,7 @@ from nichandle.serving import listening_socket
 
 @dataclass(frozen=True)
 class Received:
+    path: str
     headers: dict[str, str]
     body: bytes
 
@@ -56,7 +57,8 @@ class Receiver:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        received = Received({k.decode(): v.decode() for k, v in scope["headers"]}, body)
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        received = Received(scope["path"], headers, body)
         self.requests.append(received)
         if self.on_request is not None:
             self.on_request(received)

@@ -15,10 +15,13 @@ import standardwebhooks
 from sqlalchemy import select
 
 from nichandle import clock
+from nichandle.accounts.service import Actor
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.dialects.native.events import EventRead
+from nichandle.events import catalogue
 from nichandle.events.models import Delivery, DeliveryState
+from nichandle.events.service import emit
 from nichandle.settings import Settings
 from nichandle.webhooks.models import Webhook
 from nichandle.worker import deliveries, outbox
@@ -251,3 +254,21 @@ async def test_events_are_appended_to_the_redis_stream(
     finally:
         await connection.delete(stream)
         await connection.aclose()
+
+
+async def test_a_test_event_goes_to_its_webhook_only(
+    db: Database, team: Team, receiver: Receiver, make_webhook: MakeWebhook, worker: Worker
+) -> None:
+    tested = await make_webhook(team, receiver.url(path="/tested"))
+    other = await make_webhook(team, receiver.url(path="/other"))
+    async with unit_of_work(db) as session:
+        emit(
+            session,
+            Actor(team.id, None, "native"),
+            catalogue.WEBHOOK_TEST,
+            catalogue.WebhookTest(webhook_id=tested.id, url=tested.url),
+        )
+    await drain(worker)
+    assert [r.path for r in receiver.requests] == ["/tested"]
+    assert json.loads(receiver.requests[0].body)["type"] == "webhook.test"
+    assert await deliveries_of(db, other) == []

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nichandle.accounts.models import Account
 from nichandle.db.base import utcnow
 from nichandle.dialects.native.events import EventRead
+from nichandle.events import catalogue
 from nichandle.events.models import Channel, Delivery, OutboxEvent
 from nichandle.webhooks.models import Webhook
 from nichandle.worker.bodies import BODIES
@@ -82,14 +83,18 @@ async def _deliveries(
     }
     deliveries: list[Delivery] = []
     for event in events:
+        # A test event is for the one webhook it tests: no other webhook, not the stream.
+        to = event.payload["webhook_id"] if event.type == catalogue.WEBHOOK_TEST.name else None
         for webhook in webhooks[event.account_id]:
+            if to is not None and webhook.id != to:
+                continue
             render = BODIES.get(webhook.dialect)
             body = render(event, webhook, accounts[event.account_id]) if render else None
             if body is not None:
                 deliveries.append(
                     _delivery(event, Channel.WEBHOOK, compact(body), webhook_id=webhook.id)
                 )
-        if stream:
+        if stream and to is None:
             body = EventRead.of(event).model_dump(mode="json")
             deliveries.append(_delivery(event, Channel.STREAM, compact(body)))
     return deliveries
