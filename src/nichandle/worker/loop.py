@@ -26,9 +26,10 @@ class Worker:
         self.sender = sender
 
     async def run_once(self) -> int:
-        """One round: dispatch a batch of events, deliver a batch of due deliveries; how many
-        rows it handled (0: idle)."""
-        return await self.dispatch() + await self.deliver()
+        """One round: dispatch a batch of events, deliver a batch of due deliveries; the larger
+        count (0: idle; a full batch: there is probably more)."""
+        dispatched = await self.dispatch()
+        return max(dispatched, await self.deliver())
 
     async def dispatch(self) -> int:
         async with unit_of_work(self.db, write=False, per_statement=True) as session:
@@ -64,11 +65,13 @@ class Worker:
         recorded and no lease is left to run out."""
         while not stop.is_set():
             try:
-                busy = await self.run_once()
+                handled = await self.run_once()
             except Exception:  # the database went away, say: log it, keep going
                 logger.exception("outbox worker round failed; retrying")
-                busy = 0
-            if not busy:
+                handled = 0
+            # Straight on only after a full batch: under a steady trickle of writes, a round per
+            # poll interval takes many events at once, not one transaction per event.
+            if handled < self.settings.worker_batch_size:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.worker_poll_seconds)
 
