@@ -695,6 +695,7 @@ def worker_command() -> None:
         )
         raise typer.Exit(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per delivery
     settings = Settings()
 
     async def run() -> None:

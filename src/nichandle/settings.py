@@ -84,6 +84,16 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Self:
+        # A worker starts a request only while its whole timeout fits in the claim's lease.
+        if self.worker_lease_seconds < 2 * self.webhook_timeout_seconds:
+            raise ValueError(
+                "worker_lease_seconds must be at least twice webhook_timeout_seconds "
+                f"({self.worker_lease_seconds:g} < 2 x {self.webhook_timeout_seconds:g})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _read_old_names(self) -> Self:
         if (
             self.dnsimple_rate_limit_per_hour is not None

@@ -25,7 +25,7 @@ from nichandle.events.service import emit
 from nichandle.settings import Settings
 from nichandle.webhooks.models import Webhook
 from nichandle.worker import deliveries, outbox
-from nichandle.worker.deliveries import RETRY_WINDOW, Outcome
+from nichandle.worker.deliveries import NOT_SENT, RETRY_WINDOW, Outcome
 from nichandle.worker.loop import Worker
 from nichandle.worker.send import USER_AGENT, Sender
 from tests.conftest import Team, create_contact
@@ -272,3 +272,30 @@ async def test_a_test_event_goes_to_its_webhook_only(
     assert [r.path for r in receiver.requests] == ["/tested"]
     assert json.loads(receiver.requests[0].body)["type"] == "webhook.test"
     assert await deliveries_of(db, other) == []
+
+
+async def test_claims_left_unsent_when_the_lease_runs_short_go_back_unattempted(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    team: Team,
+    receiver: Receiver,
+    make_webhook: MakeWebhook,
+    worker: Worker,
+) -> None:
+    webhook = await make_webhook(team, receiver.url())
+    await create_contact(client, team, email="unsent@example.com")
+    await worker.dispatch()
+    async with unit_of_work(db) as session:
+        claims = await deliveries.claim(session, limit=10, lease=timedelta(seconds=60))
+    async with Sender(settings) as sender:
+        outcomes = await sender.send(claims, within=0)
+    assert outcomes == [NOT_SENT]
+    async with unit_of_work(db) as session:
+        await deliveries.record(session, list(zip(claims, outcomes, strict=True)))
+    assert receiver.requests == []
+    (delivery,) = await deliveries_of(db, webhook)
+    assert (delivery.state, delivery.attempts, delivery.lease_until) == ("pending", 0, None)
+    assert await worker.deliver() == 1  # due at once, no backoff
+    (delivery,) = await deliveries_of(db, webhook)
+    assert (delivery.state, delivery.attempts) == ("delivered", 1)

@@ -55,7 +55,8 @@ async def start_worker(database_url: str, log: Path) -> asyncio.subprocess.Proce
         "NICHANDLE_DATABASE_URL": database_url,
         "NICHANDLE_WEBHOOKS_ALLOW_PRIVATE": "true",
         # A killed worker's claims return to the pool after this, not after a minute.
-        "NICHANDLE_WORKER_LEASE_SECONDS": "2",
+        "NICHANDLE_WORKER_LEASE_SECONDS": "4",
+        "NICHANDLE_WEBHOOK_TIMEOUT_SECONDS": "2",
         "NICHANDLE_WORKER_POLL_SECONDS": "0.1",
     }
     with log.open("ab") as out:

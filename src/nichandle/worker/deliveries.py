@@ -61,6 +61,11 @@ class Outcome:
 
     error: str | None = None
     status: int | None = None  # the receiver's HTTP status, when it answered
+    sent: bool = True  # False: never sent (no time left in the lease); not an attempt
+
+
+# Given back to the pool as it was, due at once: not an attempt, so no wait and no failure.
+NOT_SENT = Outcome("not sent: the claim was running out", sent=False)
 
 
 def next_wait(attempts: int) -> timedelta:
@@ -166,6 +171,9 @@ async def record(session: AsyncSession, results: Sequence[tuple[Claim, Outcome]]
     # its own.
     alike: dict[tuple[DeliveryState, Outcome, datetime], list[Claim]] = defaultdict(list)
     for claim, outcome in results:
+        if not outcome.sent:
+            await _give_back(session, claim)
+            continue
         if outcome.error is None:
             state = DeliveryState.DELIVERED
         elif now - claim.first_attempt_at >= RETRY_WINDOW:
@@ -218,6 +226,20 @@ async def _finish(
         .execution_options(synchronize_session=False)
     )
     return set(ours)
+
+
+async def _give_back(session: AsyncSession, claim: Claim) -> None:
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == claim.delivery_id,
+            Delivery.attempts == claim.attempts,
+            Delivery.lease_until == claim.lease_until,
+            Delivery.state == DeliveryState.PENDING,
+        )
+        .values(lease_until=None, attempts=Delivery.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _webhook_health(

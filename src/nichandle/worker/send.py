@@ -23,7 +23,7 @@ from nichandle import clock
 from nichandle.events.models import Channel
 from nichandle.settings import Settings
 from nichandle.webhooks import targets
-from nichandle.worker.deliveries import Claim, Outcome
+from nichandle.worker.deliveries import NOT_SENT, Claim, Outcome
 
 USER_AGENT = f"nichandle-webhooks/{version('nichandle')}"
 # Requests in flight at once: enough to hide the receivers' latency; more makes httpcore's pool,
@@ -66,10 +66,10 @@ class Sender:
             await self.redis.aclose()
 
     async def send(self, claims: Sequence[Claim], *, within: float) -> list[Outcome]:
-        """Every claim's outcome, in order, all within ``within`` seconds (what is not sent by
-        then fails this attempt, so a claim is never still being sent when its lease ends):
-        webhooks concurrently, each URL resolved and checked once; stream entries in one
-        pipeline."""
+        """Every claim's outcome, in order, all within ``within`` seconds: a request starts only
+        while it has its whole timeout left before then (else NOT_SENT), so no claim is still
+        being sent when its lease ends. Webhooks concurrently, each URL resolved and checked
+        once; stream entries in one pipeline."""
         deadline = asyncio.get_running_loop().time() + within
         hooks = [claim for claim in claims if claim.channel is Channel.WEBHOOK]
         entries = [claim for claim in claims if claim.channel is Channel.STREAM]
@@ -104,17 +104,13 @@ class Sender:
         if isinstance(target, targets.TargetRefused):
             return Outcome(f"refused: {target}")
         async with self.slots:
-            seconds = min(
-                self.settings.webhook_timeout_seconds,
-                deadline - asyncio.get_running_loop().time(),
-            )
-            if seconds <= 0:
-                return Outcome("not sent: the worker's claim was running out")
-            return await self._post_to(claim, webhook.secret, target, seconds)
+            seconds = self.settings.webhook_timeout_seconds
+            if asyncio.get_running_loop().time() + seconds > deadline:
+                return NOT_SENT
+            return await self._post_to(claim, webhook.secret, target)
 
-    async def _post_to(
-        self, claim: Claim, secret: str, target: targets.Target, seconds: float
-    ) -> Outcome:
+    async def _post_to(self, claim: Claim, secret: str, target: targets.Target) -> Outcome:
+        seconds = self.settings.webhook_timeout_seconds
         signed_at = clock.now()
         headers = {
             "Content-Type": "application/json",
