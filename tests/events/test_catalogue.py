@@ -54,7 +54,7 @@ async def test_every_write_emits_typed_events(
         keys = set(event.payload)
         assert kind.payload.__required_keys__ <= keys <= kind.payload.__annotations__.keys(), event
         resource = Resource(event.resource_type, event.resource_id, event.resource_parent)
-        assert resource == kind.resource(event.payload)  # type: ignore[arg-type]
+        assert resource == kind.resource(event.payload)
         assert event.actor["kind"] == "token"
         assert event.request_id
     deleted = next(e for e in events if e.type == "certificate.deleted")
