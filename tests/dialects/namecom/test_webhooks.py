@@ -126,6 +126,8 @@ async def test_bad_modifications_are_400_and_change_nothing(
     for body in ({}, {"url": "nope", "active": False}, {"eventName": LOCK}, {"active": None}):
         response = await client.put(url, json=body, auth=auth(team))
         error(response, 400, "Invalid argument")
+    response = await client.put(url, json={}, auth=auth(team))
+    assert error(response, 400, "Invalid argument") == "give url, active or both"
     response = await client.put(
         url, content=b"{", headers={"content-type": "application/json"}, auth=auth(team)
     )

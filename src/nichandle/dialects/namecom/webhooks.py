@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 from nichandle.accounts.models import Account
 from nichandle.dialects.deps import ReadSession, SettingsDep, WriteSession
@@ -54,7 +55,7 @@ class ModifySubscription(_Input):
     @model_validator(mode="after")
     def _something(self) -> ModifySubscription:
         if self.url is None and self.active is None:
-            raise ValueError("give url, active or both")
+            raise PydanticCustomError("url_or_active", "give url, active or both")
         return self
 
 

@@ -15,7 +15,7 @@ from nichandle.dialects.deps import ReadSession, SettingsDep, WriteSession
 from nichandle.dialects.native.events import EventRead, catalogue_names, native_name
 from nichandle.dialects.native.routes import ERRORS, TOO_LARGE, ActorDep
 from nichandle.dialects.native.schemas import ErrorRead, Links, PageMeta, page_links
-from nichandle.events.models import OutboxEvent
+from nichandle.events.models import DeliveryState, OutboxEvent
 from nichandle.paging import page_request
 from nichandle.webhooks import service as webhooks
 from nichandle.webhooks.models import Webhook, WebhookDialect
@@ -96,7 +96,7 @@ class DeliveryEvent(BaseModel):
 class DeliveryRead(BaseModel):
     id: int
     event: DeliveryEvent
-    state: str  # pending, delivered, failed
+    state: DeliveryState
     attempts: int
     last_status: int | None  # the receiver's last HTTP status
     last_error: str | None
@@ -116,7 +116,9 @@ class DeliveryRead(BaseModel):
             attempts=delivery.attempts,
             last_status=delivery.last_status,
             last_error=delivery.last_error,
-            next_attempt_at=delivery.next_attempt_at if delivery.state == "pending" else None,
+            next_attempt_at=(
+                delivery.next_attempt_at if delivery.state == DeliveryState.PENDING else None
+            ),
             first_attempt_at=delivery.first_attempt_at,
             last_attempt_at=delivery.last_attempt_at,
             delivered_at=delivery.delivered_at,
@@ -134,7 +136,7 @@ class DeliveryPage(BaseModel):
     meta: PageMeta
 
 
-def test_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dict[str, Any]:
+def unfiltered_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dict[str, Any]:
     """A test is sent whatever the webhook's events filter: the native event, unfiltered."""
     return EventRead.of(event).model_dump(mode="json")
 
@@ -265,7 +267,7 @@ async def list_deliveries(
     operation_id="testWebhook",
     responses=DELETED_MEANWHILE,
 )
-async def test_webhook(webhook_id: int, session: WriteSession, actor: ActorDep) -> DeliveryEnvelope:
+async def send_test(webhook_id: int, session: WriteSession, actor: ActorDep) -> DeliveryEnvelope:
     """Queue a webhook.test event for this webhook alone; its delivery shows under deliveries."""
-    record = await webhooks.queue_test(session, actor, DIALECT, webhook_id, test_body)
+    record = await webhooks.queue_test(session, actor, DIALECT, webhook_id, unfiltered_body)
     return DeliveryEnvelope(data=DeliveryRead.of(record))
