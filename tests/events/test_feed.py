@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -16,6 +17,7 @@ from nichandle.events import catalogue
 from nichandle.events.service import emit
 from tests.conftest import Team, contact_payload, create_contact, make_team
 from tests.dialects.native.helpers import contact_url, field_errors
+from tests.fresh_database import POSTGRES_ADMIN_URL
 
 FEED = "/api/v1/events"
 
@@ -204,3 +206,28 @@ async def test_events_committed_out_of_id_order_are_neither_missed_nor_repeated(
         assert seen_meanwhile == []
     seen_after, _ = await read_all(client, team, cursor)
     assert [e["data"]["webhook_id"] for e in seen_after] == [1, 2]
+
+
+async def test_a_transaction_in_another_database_does_not_hold_the_feed_back(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """Only this database's transactions can write its events: another database's open
+    transaction on the same server (another application, another test run) must not delay it."""
+    if db.is_sqlite:
+        pytest.skip("one SQLite file is one database")
+    team = await make_team(db)
+    elsewhere = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        async with elsewhere.transaction():
+            await elsewhere.execute("SELECT pg_current_xact_id()")  # holds a transaction id
+            async with unit_of_work(db) as session:
+                emit(
+                    session,
+                    Actor(team.id, None, "system"),
+                    catalogue.WEBHOOK_TEST,
+                    {"webhook_id": 1, "url": "https://a.test"},
+                )
+            seen, _ = await read_all(client, team)
+            assert [e["type"] for e in seen] == ["webhook.test"]
+    finally:
+        await elsewhere.close()
