@@ -133,13 +133,17 @@ async def test_filters_by_type_contact_and_domain(client: httpx.AsyncClient, tea
     # Created with every role on the default: no role was assigned, so no contacts_changed.
     assert [e["type"] for e in about_domain] == [
         "domain.created",
-        "domain.lock_changed",
         "domain.updated",
+        "domain.lock_changed",
     ]
-    lock = next(e for e in about_domain if e["type"] == "domain.lock_changed")
-    assert lock["data"] == {
-        "domain": "xn--bcher-feed-9db.example",
-        "domain_id": lock["data"]["domain_id"],
+    updated, lock = about_domain[1]["data"], about_domain[2]["data"]
+    assert (updated["domain"], updated["locked"], updated["status"]) == (
+        "xn--bcher-feed-9db.example",
+        True,
+        "registered",
+    )
+    assert lock == {
+        **updated,
         "lock": "transfer",
         "action": "added",
         "registry_statuses": ["clientTransferProhibited"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypedDict, TypeVar
 
 # --- payloads -------------------------------------------------------------------------------
@@ -34,10 +35,18 @@ class ContactDeleted(TypedDict):
 
 
 class DomainChanged(TypedDict):
-    """domain.created / updated / deleted: which domain (registry sync reads the rest)."""
+    """domain.created / updated / deleted: the domain and its settings after the change (before
+    it, for a delete). Its roles are in domain.contacts_changed."""
 
     domain: str
     domain_id: int
+    status: str  # registered, suspended, expired (as clients read it, domains.status)
+    autorenew: bool
+    privacy: bool
+    locked: bool
+    expires_at: str  # ISO 8601, UTC
+    created_at: str
+    updated_at: str
 
 
 class _DomainRoles(TypedDict):
@@ -55,11 +64,10 @@ class DomainContactsChanged(_DomainRoles, total=False):
     contact: str
 
 
-class DomainLockChanged(TypedDict):
-    """A lock added to or removed from a domain (name.com's domain.lock.status_change)."""
+class DomainLockChanged(DomainChanged):
+    """A lock added to or removed from a domain (name.com's domain.lock.status_change), with
+    the domain's settings after it."""
 
-    domain: str
-    domain_id: int
     lock: Literal["transfer"]
     action: Literal["added", "removed"]
     registry_statuses: list[str]
@@ -84,6 +92,11 @@ class WebhookTest(TypedDict):
 
     webhook_id: int
     url: str
+
+
+def timestamp(moment: datetime) -> str:
+    """A time as payloads carry it: ISO 8601 in UTC, with Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 P = TypeVar("P", bound=Mapping[str, Any])

@@ -22,12 +22,12 @@ from nichandle.domains.status import status_at
 from nichandle.paging import Page
 
 
-def _wire_time(value: datetime) -> str:
+def wire_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # DNSimple timestamps: UTC, whole seconds, "Z" ("2016-01-19T20:50:26Z").
-WireTime = Annotated[datetime, PlainSerializer(_wire_time, return_type=str)]
+WireTime = Annotated[datetime, PlainSerializer(wire_time, return_type=str)]
 
 # DNSimple's sortable contact fields (SortContacts in openapi.yml).
 CONTACT_SORT_FIELDS = frozenset({"id", "label", "email"})

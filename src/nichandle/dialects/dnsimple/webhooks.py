@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from nichandle.accounts.models import Account
 from nichandle.dialects.deps import ReadSession, SettingsDep, WriteSession
 from nichandle.dialects.dnsimple.routes import ActorDep
-from nichandle.dialects.dnsimple.schemas import ContactRead, WireTime
+from nichandle.dialects.dnsimple.schemas import ContactRead, WireTime, domain_state, wire_time
+from nichandle.domains.models import DomainStatus
 from nichandle.domains.names import to_unicode
 from nichandle.errors import FieldErrors
 from nichandle.events import catalogue
@@ -90,16 +91,23 @@ def _data(event: OutboxEvent, name: str, account: Account) -> dict[str, Any]:
     payload = event.payload
     if "contact" in payload:
         return {"contact": _contact(payload["contact"], name, event.occurred_at, account)}
-    # The event carries the domain's name and id; its other attributes are not in the payload.
     domain = payload["domain"]
-    return {
-        "domain": {
-            "id": payload["domain_id"],
-            "account_id": account.id,
-            "name": domain,
-            "unicode_name": to_unicode(domain),
+    data = {"id": payload["domain_id"], "account_id": account.id, "name": domain}
+    data["unicode_name"] = to_unicode(domain)
+    if "status" in payload:  # events since the payload carries the settings
+        expires_at = datetime.fromisoformat(payload["expires_at"])
+        data |= {
+            # The registrant is in domain.contacts_changed, not in a settings event.
+            "registrant_id": None,
+            "state": domain_state(DomainStatus(payload["status"])),
+            "auto_renew": payload["autorenew"],
+            "private_whois": payload["privacy"],
+            "expires_on": expires_at.date().isoformat(),
+            "expires_at": wire_time(expires_at),
+            "created_at": wire_time(datetime.fromisoformat(payload["created_at"])),
+            "updated_at": wire_time(datetime.fromisoformat(payload["updated_at"])),
         }
-    }
+    return {"domain": data}
 
 
 def _contact(
