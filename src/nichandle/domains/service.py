@@ -315,12 +315,15 @@ async def update_domain(
     errors = ErrorCollector()
     _apply_settings(domain, changes, errors)
     errors.raise_if_any()
+    # Decided before the roles: a change of settings is domain.updated, a change of roles is
+    # domain.contacts_changed (assign_roles), and one request may make both.
+    settings_changed = session.is_modified(domain)
     if reset_roles:
         await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
     elif contacts_by_role:
         assignments = await _contacts_for_roles(session, actor.account_id, contacts_by_role)
         await roles.assign_roles(session, actor, domain, assignments)
-    if session.is_modified(domain):
+    if settings_changed:
         domain.updated_at = utcnow()
         emit(session, actor, catalogue.DOMAIN_UPDATED, _changed(domain))
     if domain.locked != was_locked:
