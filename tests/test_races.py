@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import httpx
@@ -93,6 +93,40 @@ async def assert_history_chains(db: Database, account_id: int, handle: str) -> N
         if action != "create":
             assert before == previous, (action, before, previous)
         previous = after
+
+
+async def assert_role_history_chains(db: Database, account_id: int, name: str) -> None:
+    """Each role change of the domain starts where the previous one ended, and the last one
+    is what the domain holds (nothing, once deleted)."""
+    changes = await rows(
+        db,
+        "SELECT role, before_handle, after_handle FROM domain_role_change "
+        "WHERE account_id = :a AND domain_name = :n ORDER BY id",
+        a=account_id,
+        n=name,
+    )
+    current: dict[str, str | None] = {}
+    for role, before, after in changes:
+        assert current.get(role) == before, (name, role, before, current)
+        current[role] = after
+    stored = await rows(
+        db,
+        "SELECT dc.role, c.handle FROM domain_contact dc "
+        "JOIN domain d ON d.id = dc.domain_id JOIN contact c ON c.id = dc.contact_id "
+        "WHERE d.account_id = :a AND d.name = :n",
+        a=account_id,
+        n=name,
+    )
+    assert dict(stored) == {r: h for r, h in current.items() if h is not None}
+
+
+async def assert_no_role_names_a_missing_contact(db: Database) -> None:
+    dangling = await rows(
+        db,
+        "SELECT count(*) FROM domain_contact dc LEFT JOIN contact c ON c.id = dc.contact_id "
+        "WHERE c.id IS NULL",
+    )
+    assert dangling[0][0] == 0
 
 
 def _json(value: Any) -> Any:
@@ -276,26 +310,7 @@ async def test_concurrent_role_changes_of_one_domain(server: LiveServer, db: Dat
             ]
             responses = await asyncio.gather(*patches, *set_contacts)
             assert all(code == 200 for code in statuses(responses)), [r.text for r in responses]
-            # The role history chains: each change starts where the previous one ended.
-            changes = await rows(
-                db,
-                "SELECT role, before_handle, after_handle FROM domain_role_change "
-                "WHERE account_id = :a AND domain_name = :n ORDER BY id",
-                a=account_id,
-                n=name,
-            )
-            current: dict[str, str | None] = {}
-            for role, before, after in changes:
-                assert current.get(role) == before, (role, before, current)
-                current[role] = after
-            stored = await rows(
-                db,
-                "SELECT dc.role, c.handle FROM domain_contact dc "
-                "JOIN domain d ON d.id = dc.domain_id JOIN contact c ON c.id = dc.contact_id "
-                "WHERE d.name = :n",
-                n=name,
-            )
-            assert dict(stored) == {r: h for r, h in current.items() if h is not None}
+            await assert_role_history_chains(db, account_id, name)
 
 
 def _namecom_roles(n: int) -> dict[str, Any]:
@@ -333,12 +348,7 @@ async def test_delete_racing_an_assignment_of_the_contact(server: LiveServer, db
             if outcome == (422, 204):
                 assert "contacts.billing" in assign.json()["errors"]
             outcomes.add(outcome)
-        dangling = await rows(
-            db,
-            "SELECT count(*) FROM domain_contact dc LEFT JOIN contact c ON c.id = dc.contact_id "
-            "WHERE c.id IS NULL",
-        )
-        assert dangling[0][0] == 0
+        await assert_no_role_names_a_missing_contact(db)
 
 
 async def test_creates_and_default_moves_never_deadlock(server: LiveServer, db: Database) -> None:
@@ -359,6 +369,107 @@ async def test_creates_and_default_moves_never_deadlock(server: LiveServer, db: 
             )
             assert statuses(responses) == [201] * 12
             await assert_one_default(db, account_id)
+
+
+WIRE_TO_CORE = {"owner": "registrant", "admin": "admin", "tech": "tech", "billing": "billing"}
+
+
+def reassign(
+    http: httpx.AsyncClient, handle: str, request_id: str, **body: Any
+) -> Awaitable[httpx.Response]:
+    return http.post(
+        f"/api/v1/contacts/{handle}/reassign", json=body, headers={"X-Request-Id": request_id}
+    )
+
+
+async def assert_answer_is_what_was_recorded(
+    db: Database, account_id: int, response: httpx.Response
+) -> None:
+    """The domains and roles a reassign answered are exactly the events its request made."""
+    events = await rows(
+        db,
+        "SELECT payload FROM outbox_event WHERE account_id = :a AND request_id = :r "
+        "AND type = 'domain.contacts_changed'",
+        a=account_id,
+        r=response.headers["x-request-id"],
+    )
+    recorded = sorted((_json(p)["domain"], _json(p)["roles"]) for (p,) in events)
+    answered = sorted(
+        (d["name"], [WIRE_TO_CORE[r] for r in d["roles"]])
+        for d in response.json()["data"]["domains"]
+    )
+    assert recorded == answered
+
+
+async def test_reassigns_crossing_each_other_and_role_changes(
+    server: LiveServer, db: Database
+) -> None:
+    """A -> B, B -> A, A -> C (tech) at once, with a PATCH of one domain's roles and a delete of
+    another: every reassign succeeds (the domains are locked in one order: no deadlock), each
+    answers exactly what it recorded, and every domain's role history chains."""
+    team = await new_team(server)
+    account_id = team["account"]["id"]
+    async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
+        await make_contact(http)
+        a, b, c = [(await make_contact(http))["handle"] for _ in range(3)]
+        for round_ in range(5):
+            names = [f"cross-{secrets.token_hex(3)}-{n}.com" for n in range(8)]
+            for n, name in enumerate(names):
+                roles = {"owner": (a, b)[n % 2], "admin": (b, a, c)[n % 3], "tech": a}
+                created = await http.post("/api/v1/domains", json={"name": name, "contacts": roles})
+                assert created.status_code == 201, created.text
+            tag = f"{round_}-{secrets.token_hex(3)}"
+            responses = await asyncio.gather(
+                reassign(http, a, f"ab-{tag}", to=b),
+                reassign(http, b, f"ba-{tag}", to=a),
+                reassign(http, a, f"ac-{tag}", to=c, roles=["tech"]),
+                http.patch(f"/api/v1/domains/{names[0]}", json={"contacts": {"admin": c}}),
+                http.delete(f"/api/v1/domains/{names[-1]}"),
+            )
+            assert [r.status_code for r in responses] == [200, 200, 200, 200, 204], [
+                r.text for r in responses
+            ]
+            for response in responses[:3]:
+                await assert_answer_is_what_was_recorded(db, account_id, response)
+            for name in names:
+                await assert_role_history_chains(db, account_id, name)
+        await assert_no_role_names_a_missing_contact(db)
+
+
+async def test_reassign_racing_deletes_of_both_contacts(server: LiveServer, db: Database) -> None:
+    """Reassigning A -> B while B, and A, are deleted: B is key-share locked by the reassign,
+    so either the reassign wins (B is then in use: 409) or the delete does (B names no
+    contact: 422 naming ``to``); A can only go once nothing uses it."""
+    team = await new_team(server)
+    account_id = team["account"]["id"]
+    async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
+        await make_contact(http)
+        for _round in range(12):
+            a, b = [(await make_contact(http))["handle"] for _ in range(2)]
+            names = [f"gone-{secrets.token_hex(4)}.com" for _ in range(3)]
+            for name in names:
+                body = {"name": name, "contacts": {"owner": a, "billing": a}}
+                assert (await http.post("/api/v1/domains", json=body)).status_code == 201
+            moved, delete_b, delete_a = await asyncio.gather(
+                reassign(http, a, secrets.token_hex(8), to=b),
+                http.delete(f"/api/v1/contacts/{b}"),
+                http.delete(f"/api/v1/contacts/{a}"),
+            )
+            outcome = (moved.status_code, delete_b.status_code, delete_a.status_code)
+            assert outcome in (
+                (200, 409, 409),  # A deleted before the reassign: refused, in use
+                (200, 409, 204),  # after: nothing uses A any more
+                (422, 204, 409),  # B deleted first; A still in use
+            ), (moved.text, delete_b.text, delete_a.text)
+            if moved.status_code == 422:
+                assert "to" in moved.json()["errors"]
+            else:
+                assert moved.json()["data"]["count"] == len(names)
+            for name in names:
+                await assert_role_history_chains(db, account_id, name)
+            await assert_history_chains(db, account_id, a)
+            await assert_history_chains(db, account_id, b)
+        await assert_no_role_names_a_missing_contact(db)
 
 
 async def test_counts_and_defaults_after_the_races(server: LiveServer, db: Database) -> None:

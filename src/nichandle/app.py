@@ -20,12 +20,15 @@ from nichandle.db.engine import create_database
 from nichandle.dialects.dnsimple import errors as dnsimple_errors
 from nichandle.dialects.dnsimple.ratelimit import DnsimpleRateLimit
 from nichandle.dialects.dnsimple.routes import router as dnsimple_router
+from nichandle.dialects.dnsimple.webhooks import router as dnsimple_webhooks_router
 from nichandle.dialects.errors import install_error_handlers
 from nichandle.dialects.namecom import errors as namecom_errors
 from nichandle.dialects.namecom.routes import router as namecom_router
+from nichandle.dialects.namecom.webhooks import router as namecom_webhooks_router
 from nichandle.dialects.native import errors as native_errors
 from nichandle.dialects.native.events import router as native_events_router
 from nichandle.dialects.native.routes import router as native_router
+from nichandle.dialects.native.webhooks import router as native_webhooks_router
 from nichandle.dialects.ratelimit import Limits
 from nichandle.settings import Settings
 from nichandle.worker import loop as worker
@@ -175,8 +178,11 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     )
     app.include_router(native_router)
     app.include_router(native_events_router)
+    app.include_router(native_webhooks_router)
     app.include_router(dnsimple_router)
+    app.include_router(dnsimple_webhooks_router)
     app.include_router(namecom_router)
+    app.include_router(namecom_webhooks_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> JSONResponse:

@@ -36,6 +36,9 @@ from nichandle.db import check as integrity
 from nichandle.db import migrate
 from nichandle.db.engine import InvalidDatabaseUrl, create_database
 from nichandle.db.session import unit_of_work
+from nichandle.domains.models import ROLES
+from nichandle.domains.names import to_unicode
+from nichandle.domains.reassign import Reassignment, reassign_contact
 from nichandle.errors import NichandleError
 from nichandle.settings import Settings
 from nichandle.worker import loop as worker
@@ -364,7 +367,9 @@ def tokens_revoke(token_id: int) -> None:
 
 # --- contacts: bulk import and export ------------------------------------------------------
 
-contacts_app = typer.Typer(help="Contacts in bulk: import and export files.", no_args_is_help=True)
+contacts_app = typer.Typer(
+    help="Contacts in bulk: import and export files, reassign roles.", no_args_is_help=True
+)
 app.add_typer(contacts_app, name="contacts")
 
 IMPORT_ACTOR_DIALECT = "import"
@@ -675,6 +680,95 @@ def contacts_export(
         console.print(f"exported {count:,} contacts to {escape(str(output))}", soft_wrap=True)
     else:
         err_console.print(f"exported {count:,} contacts", soft_wrap=True)
+
+
+CLI_ACTOR_DIALECT = "cli"
+
+
+def _reassignment_json(result: Reassignment) -> dict[str, Any]:
+    return {
+        "from": result.from_handle,
+        "to": result.to_handle,
+        "dry_run": result.dry_run,
+        "roles": list(result.roles),
+        "domains": [
+            {"name": name, "unicode_name": to_unicode(name), "roles": roles}
+            for name, roles in result.domains
+        ],
+        "count": len(result.domains),
+        "unchanged": result.unchanged,
+        "default_fallback": result.default_fallback,
+    }
+
+
+def _print_reassignment(result: Reassignment) -> None:
+    verb = "would move" if result.dry_run else "moved"
+    source, target = escape(result.from_handle), escape(result.to_handle)
+    console.print(
+        f"{verb} {', '.join(result.roles)} from {source} to {target} "
+        f"on {len(result.domains):,} domain(s)"
+        + (" (dry run: nothing changed)" if result.dry_run else ""),
+        soft_wrap=True,
+    )
+    if result.domains:
+        table = Table("domain", "roles")
+        for name, roles in result.domains:
+            shown = to_unicode(name)
+            table.add_row(escape(shown if shown == name else f"{shown} ({name})"), ", ".join(roles))
+        console.print(table)
+    if result.unchanged:
+        listed = ", ".join(escape(name) for name in result.unchanged)
+        console.print(f"not using {source} in these roles: {listed}", soft_wrap=True)
+    if result.default_fallback:
+        console.print(
+            f"{result.default_fallback:,} domain(s) leave one of these roles unset, so it "
+            f"falls back to {source} as the default contact: left as they are (only roles "
+            f"that name {source} move; make {target} the default to move those)",
+            soft_wrap=True,
+        )
+
+
+@contacts_app.command("reassign")
+def contacts_reassign(
+    from_handle: Annotated[str, typer.Argument(metavar="FROM", help="The contact to replace.")],
+    to_handle: Annotated[str, typer.Argument(metavar="TO", help="The contact to put instead.")],
+    account: Annotated[str, typer.Option(help="Account slug or id.")],
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help=f"A role to move, repeatable: {', '.join(ROLES)} (default: all)."),
+    ] = None,
+    domain: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this domain (Unicode or A-label), repeatable (default: all)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Replace contact FROM by TO in the roles that name FROM, on every domain or those given.
+
+    One transaction; each domain's change is recorded (history, events) as any role change is.
+    Roles left unset that fall back to FROM as the default contact are counted, not changed.
+    """
+
+    async def work(session: AsyncSession) -> Reassignment:
+        owner = await accounts.get_account(session, account)
+        return await reassign_contact(
+            session,
+            Actor(owner.id, None, CLI_ACTOR_DIALECT),
+            from_handle,
+            to_handle,
+            roles=role,
+            domains=domain,
+            dry_run=dry_run,
+        )
+
+    result = _in_transaction(work)
+    if as_json:
+        _print_json(_reassignment_json(result))
+    else:
+        _print_reassignment(result)
 
 
 # --- the outbox: the worker, and the deliveries it keeps --------------------------------------

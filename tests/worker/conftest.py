@@ -83,13 +83,12 @@ async def make_webhook(db: Database) -> AsyncIterator[MakeWebhook]:
 
     async def make(team: Team, url: str, **overrides: Any) -> Webhook:
         async with unit_of_work(db) as session:
-            webhook = Webhook(
-                account_id=team.id,
-                dialect=WebhookDialect.NATIVE,
-                url=url,
-                secret=new_secret(),
+            fields: dict[str, Any] = {
+                "dialect": WebhookDialect.NATIVE,
+                "secret": new_secret(),
                 **overrides,
-            )
+            }
+            webhook = Webhook(account_id=team.id, url=url, **fields)
             session.add(webhook)
             await session.flush()
         made.append(webhook.id)

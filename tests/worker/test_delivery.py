@@ -15,15 +15,12 @@ import standardwebhooks
 from sqlalchemy import select
 
 from nichandle import clock
-from nichandle.accounts.service import Actor
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.dialects.native.events import EventRead
-from nichandle.events import catalogue
 from nichandle.events.models import Delivery, DeliveryState
-from nichandle.events.service import emit
 from nichandle.settings import Settings
-from nichandle.webhooks.models import Webhook
+from nichandle.webhooks.models import Webhook, WebhookDialect
 from nichandle.worker import deliveries, outbox
 from nichandle.worker.deliveries import NOT_SENT, RETRY_WINDOW, Outcome
 from nichandle.worker.loop import Worker
@@ -256,24 +253,6 @@ async def test_events_are_appended_to_the_redis_stream(
         await connection.aclose()
 
 
-async def test_a_test_event_goes_to_its_webhook_only(
-    db: Database, team: Team, receiver: Receiver, make_webhook: MakeWebhook, worker: Worker
-) -> None:
-    tested = await make_webhook(team, receiver.url(path="/tested"))
-    other = await make_webhook(team, receiver.url(path="/other"))
-    async with unit_of_work(db) as session:
-        emit(
-            session,
-            Actor(team.id, None, "native"),
-            catalogue.WEBHOOK_TEST,
-            catalogue.WebhookTest(webhook_id=tested.id, url=tested.url),
-        )
-    await drain(worker)
-    assert [r.path for r in receiver.requests] == ["/tested"]
-    assert json.loads(receiver.requests[0].body)["type"] == "webhook.test"
-    assert await deliveries_of(db, other) == []
-
-
 async def test_claims_left_unsent_when_the_lease_runs_short_go_back_unattempted(
     client: httpx.AsyncClient,
     db: Database,
@@ -299,3 +278,26 @@ async def test_claims_left_unsent_when_the_lease_runs_short_go_back_unattempted(
     assert await worker.deliver() == 1  # due at once, no backoff
     (delivery,) = await deliveries_of(db, webhook)
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
+
+
+async def test_each_webhook_gets_its_own_dialects_body(
+    client: httpx.AsyncClient,
+    db: Database,
+    team: Team,
+    receiver: Receiver,
+    make_webhook: MakeWebhook,
+    worker: Worker,
+) -> None:
+    await make_webhook(team, receiver.url(path="/native"))
+    await make_webhook(team, receiver.url(path="/dnsimple"), dialect=WebhookDialect.DNSIMPLE)
+    # name.com notifies of lock changes only: a new contact is nothing to it.
+    namecom = await make_webhook(
+        team, receiver.url(path="/namecom"), dialect=WebhookDialect.NAMECOM
+    )
+    await create_contact(client, team, email="dialects@example.com")
+    await drain(worker)
+    bodies = {r.path: json.loads(r.body) for r in receiver.requests}
+    assert set(bodies) == {"/native", "/dnsimple"}
+    assert bodies["/native"]["type"] == "contact.created"
+    assert bodies["/dnsimple"]["name"] == "contact.create"
+    assert await deliveries_of(db, namecom) == []

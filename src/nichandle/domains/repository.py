@@ -195,3 +195,85 @@ async def roles_used_by(
     for _id, _name, roles in found.values():
         roles.sort(key=ROLES.index)
     return list(found.values())
+
+
+# Bound parameters per statement stay well below both databases' limits (SQLite 32766,
+# asyncpg 32767), however many domains a contact serves.
+_CHUNK = 1000
+
+
+async def roles_held(
+    session: AsyncSession,
+    account_id: int,
+    contact_id: int,
+    roles: Sequence[str],
+    *,
+    names: Sequence[str] | None = None,
+) -> list[tuple[int, str, list[str]]]:
+    """(domain id, name, roles) of the domains whose own role rows name the contact in one of
+    ``roles`` (the default fallback not included), by name; only the ``names`` when given."""
+    query = (
+        select(Domain.id, Domain.name, DomainContact.role)
+        .join(DomainContact, DomainContact.domain_id == Domain.id)
+        .where(
+            DomainContact.account_id == account_id,
+            DomainContact.contact_id == contact_id,
+            DomainContact.role.in_(roles),
+            Domain.account_id == account_id,
+        )
+        .order_by(Domain.name)
+    )
+    if names is not None:
+        query = query.where(Domain.name.in_(names))
+    found: dict[int, tuple[int, str, list[str]]] = {}
+    for domain_id, name, role in await session.execute(query):
+        found.setdefault(domain_id, (domain_id, name, []))[2].append(role)
+    for _id, _name, held in found.values():
+        held.sort(key=ROLES.index)
+    return list(found.values())
+
+
+async def names_in_account(
+    session: AsyncSession, account_id: int, names: Sequence[str]
+) -> set[str]:
+    """Those of ``names`` (A-labels) that are domains of the account."""
+    query = select(Domain.name).where(Domain.account_id == account_id, Domain.name.in_(names))
+    return set((await session.scalars(query)).all())
+
+
+async def count_unset(
+    session: AsyncSession, account_id: int, roles: Sequence[str], *, names: Sequence[str] | None
+) -> int:
+    """How many of the account's domains (of ``names``, when given) leave one of ``roles``
+    unset, to the default contact."""
+    held = (
+        select(func.count())
+        .where(DomainContact.domain_id == Domain.id, DomainContact.role.in_(roles))
+        .scalar_subquery()
+    )
+    query = (
+        select(func.count())
+        .select_from(Domain)
+        .where(Domain.account_id == account_id, held < len(set(roles)))
+    )
+    if names is not None:
+        query = query.where(Domain.name.in_(names))
+    return await session.scalar(query) or 0
+
+
+async def lock_many(
+    session: AsyncSession, account_id: int, domain_ids: Sequence[int]
+) -> list[Domain]:
+    """The domains with their roles, locked as by_id(lock=True) and in id order, so writers
+    locking several never wait on each other in a cycle; deleted ones are left out."""
+    ordered = sorted(set(domain_ids))
+    found: list[Domain] = []
+    for start in range(0, len(ordered), _CHUNK):
+        query = (
+            _IN_ACCOUNT.where(Domain.id.in_(ordered[start : start + _CHUNK]))
+            .order_by(Domain.id)
+            .with_for_update()
+            .execution_options(**_LOCKED)
+        )
+        found += (await session.scalars(query, {"account_id": account_id})).all()
+    return found

@@ -56,7 +56,10 @@ async def assign_roles(
     if not changed:
         return []
     domain.updated_at = utcnow()
-    await session.flush()
+    if domain.id is None:
+        await session.flush()
+    # Otherwise nothing to flush yet: the next query or the commit writes it, together with
+    # the other domains a bulk change (reassign) touched, in batches instead of one by one.
     for role, before, after in changed:
         record_role_change(
             session,

@@ -21,7 +21,7 @@ from nichandle.domains import limits, names, repository, roles
 from nichandle.domains.models import ROLES, Domain, DomainStatus
 from nichandle.domains.repository import DomainFilter
 from nichandle.domains.roles import used_by
-from nichandle.domains.status import registry_statuses
+from nichandle.domains.status import registry_statuses, status_at
 from nichandle.errors import Conflict, ErrorCollector, FieldErrors, NotFound, Problem
 from nichandle.events import catalogue
 from nichandle.events.service import emit
@@ -196,7 +196,17 @@ async def add_domain(
 
 
 def _changed(domain: Domain) -> catalogue.DomainChanged:
-    return catalogue.DomainChanged(domain=domain.name, domain_id=domain.id)
+    return catalogue.DomainChanged(
+        domain=domain.name,
+        domain_id=domain.id,
+        status=status_at(domain).value,
+        autorenew=domain.autorenew,
+        privacy=domain.privacy,
+        locked=domain.locked,
+        expires_at=catalogue.timestamp(domain.expires_at),
+        created_at=catalogue.timestamp(domain.created_at),
+        updated_at=catalogue.timestamp(domain.updated_at),
+    )
 
 
 async def get_domain_model(
@@ -305,27 +315,29 @@ async def update_domain(
     errors = ErrorCollector()
     _apply_settings(domain, changes, errors)
     errors.raise_if_any()
+    # Decided before the roles: a change of settings is domain.updated, a change of roles is
+    # domain.contacts_changed (assign_roles), and one request may make both.
+    settings_changed = session.is_modified(domain)
+    if reset_roles:
+        await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
+    elif contacts_by_role:
+        assignments = await _contacts_for_roles(session, actor.account_id, contacts_by_role)
+        await roles.assign_roles(session, actor, domain, assignments)
+    if settings_changed:
+        domain.updated_at = utcnow()
+        emit(session, actor, catalogue.DOMAIN_UPDATED, _changed(domain))
     if domain.locked != was_locked:
         emit(
             session,
             actor,
             catalogue.DOMAIN_LOCK_CHANGED,
             catalogue.DomainLockChanged(
-                domain=domain.name,
-                domain_id=domain.id,
+                **_changed(domain),
                 lock="transfer",
                 action="added" if domain.locked else "removed",
                 registry_statuses=registry_statuses(domain),
             ),
         )
-    if reset_roles:
-        await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
-    elif contacts_by_role:
-        assignments = await _contacts_for_roles(session, actor.account_id, contacts_by_role)
-        await roles.assign_roles(session, actor, domain, assignments)
-    if session.is_modified(domain):
-        domain.updated_at = utcnow()
-        emit(session, actor, catalogue.DOMAIN_UPDATED, _changed(domain))
     await session.flush()
     return await resolve(session, domain)
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, NotRequired, TypedDict, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypedDict, TypeVar
 
 # --- payloads -------------------------------------------------------------------------------
 
@@ -34,27 +35,39 @@ class ContactDeleted(TypedDict):
 
 
 class DomainChanged(TypedDict):
-    """domain.created / updated / deleted: which domain (registry sync reads the rest)."""
+    """domain.created / updated / deleted: the domain and its settings after the change (before
+    it, for a delete). Its roles are in domain.contacts_changed."""
 
     domain: str
     domain_id: int
+    status: str  # registered, suspended, expired (as clients read it, domains.status)
+    autorenew: bool
+    privacy: bool
+    locked: bool
+    expires_at: str  # ISO 8601, UTC
+    created_at: str
+    updated_at: str
 
 
-class DomainContactsChanged(TypedDict):
-    """The roles of a domain whose contact changed: a new assignment, or the details of the
-    contact behind them (``contact`` names it then)."""
-
+class _DomainRoles(TypedDict):
     domain: str
     domain_id: int
     roles: list[str]
-    contact: NotRequired[str]
 
 
-class DomainLockChanged(TypedDict):
-    """A lock added to or removed from a domain (name.com's domain.lock.status_change)."""
+# total=False rather than NotRequired: with postponed annotations, TypedDict cannot see
+# NotRequired, and __required_keys__ (the catalogue's contract, docs and tests) would be wrong.
+class DomainContactsChanged(_DomainRoles, total=False):
+    """The roles of a domain whose contact changed: a new assignment, or the details of the
+    contact behind them (``contact`` names it then)."""
 
-    domain: str
-    domain_id: int
+    contact: str
+
+
+class DomainLockChanged(DomainChanged):
+    """A lock added to or removed from a domain (name.com's domain.lock.status_change), with
+    the domain's settings after it."""
+
     lock: Literal["transfer"]
     action: Literal["added", "removed"]
     registry_statuses: list[str]
@@ -81,6 +94,11 @@ class WebhookTest(TypedDict):
     url: str
 
 
+def timestamp(moment: datetime) -> str:
+    """A time as payloads carry it: ISO 8601 in UTC, with Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 P = TypeVar("P", bound=Mapping[str, Any])
 
 
@@ -98,6 +116,7 @@ class EventType(Generic[P]):
     """A named event with a typed payload and the resource it is about."""
 
     name: str
+    payload: type[P]
     resource: Callable[[P], Resource]
 
     @property
@@ -126,18 +145,18 @@ def _webhook(payload: WebhookDeactivated | WebhookTest) -> Resource:
     return Resource("webhook", str(payload["webhook_id"]))
 
 
-CONTACT_CREATED = EventType[ContactCreated]("contact.created", _contact)
-CONTACT_UPDATED = EventType[ContactUpdated]("contact.updated", _contact)
-CONTACT_DELETED = EventType[ContactDeleted]("contact.deleted", _contact)
-DOMAIN_CREATED = EventType[DomainChanged]("domain.created", _domain)
-DOMAIN_UPDATED = EventType[DomainChanged]("domain.updated", _domain)
-DOMAIN_DELETED = EventType[DomainChanged]("domain.deleted", _domain)
-DOMAIN_CONTACTS_CHANGED = EventType[DomainContactsChanged]("domain.contacts_changed", _domain)
-DOMAIN_LOCK_CHANGED = EventType[DomainLockChanged]("domain.lock_changed", _domain)
-CERTIFICATE_CREATED = EventType[CertificateChanged]("certificate.created", _certificate)
-CERTIFICATE_DELETED = EventType[CertificateChanged]("certificate.deleted", _certificate)
-WEBHOOK_DEACTIVATED = EventType[WebhookDeactivated]("webhook.deactivated", _webhook)
-WEBHOOK_TEST = EventType[WebhookTest]("webhook.test", _webhook)
+CONTACT_CREATED = EventType("contact.created", ContactCreated, _contact)
+CONTACT_UPDATED = EventType("contact.updated", ContactUpdated, _contact)
+CONTACT_DELETED = EventType("contact.deleted", ContactDeleted, _contact)
+DOMAIN_CREATED = EventType("domain.created", DomainChanged, _domain)
+DOMAIN_UPDATED = EventType("domain.updated", DomainChanged, _domain)
+DOMAIN_DELETED = EventType("domain.deleted", DomainChanged, _domain)
+DOMAIN_CONTACTS_CHANGED = EventType("domain.contacts_changed", DomainContactsChanged, _domain)
+DOMAIN_LOCK_CHANGED = EventType("domain.lock_changed", DomainLockChanged, _domain)
+CERTIFICATE_CREATED = EventType("certificate.created", CertificateChanged, _certificate)
+CERTIFICATE_DELETED = EventType("certificate.deleted", CertificateChanged, _certificate)
+WEBHOOK_DEACTIVATED = EventType("webhook.deactivated", WebhookDeactivated, _webhook)
+WEBHOOK_TEST = EventType("webhook.test", WebhookTest, _webhook)
 
 CATALOGUE: dict[str, EventType[Any]] = {
     event.name: event

@@ -3,9 +3,9 @@
 Ids come from a sequence when a row is inserted, but transactions commit in another order: the
 event with id 7 can become visible after a client has read id 8, and a cursor at 8 would skip
 it for good. So the order is the writing transaction's id (``txid``) and then the event id, and
-on PostgreSQL the feed shows only events of transactions older than every transaction still
-running (the snapshot's ``xmin``). Anything committed later has a transaction id at least that
-xmin, so it lands after every cursor handed out so far. A long transaction delays the feed
+on PostgreSQL the feed shows only events of transactions older than every transaction of this
+database still running (``_HORIZON``). Anything committed later has a transaction id at least
+that horizon, so it lands after every cursor handed out so far. A long transaction delays the feed
 (never reorders it). SQLite's writers take turns, so ids are in commit order and ``txid`` is 0.
 """
 
@@ -25,9 +25,27 @@ from nichandle.events.models import OutboxEvent
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 50
 
-# The transactions whose events every reader can see, on PostgreSQL: those older than the oldest
-# one still running. In the same statement as the read, so both see one snapshot.
-_SETTLED = text("(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)")
+# On PostgreSQL, the transaction ids below which every transaction of this database has ended:
+# the oldest one still running here, else the next id to be handed out. Read in a statement of
+# its own *before* the feed's (whose snapshot is therefore later): a transaction below it had
+# ended when it was read, so the feed's snapshot sees it. Only this database's transactions
+# count (pg_snapshot_xmin would wait for every database of the server). backend_xid is 32 bits
+# and txid 64 (xid8): the epoch comes from the next id, one epoch back when it would pass it.
+_HORIZON = text(
+    """
+    WITH next AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS full_id)
+    SELECT coalesce(
+        (SELECT min(CASE WHEN epoch + xid > next.full_id THEN epoch + xid - 4294967296
+                         ELSE epoch + xid END)
+         FROM (SELECT backend_xid::text::bigint AS xid,
+                      next.full_id - next.full_id % 4294967296 AS epoch
+               FROM pg_stat_activity, next
+               WHERE datname = current_database() AND backend_xid IS NOT NULL) AS running,
+              next),
+        next.full_id)
+    FROM next
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +101,8 @@ async def read_feed(
     if after is not None:
         query = query.where(tuple_(OutboxEvent.txid, OutboxEvent.id) > tuple_(after.txid, after.id))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.where(OutboxEvent.txid < _SETTLED)
+        horizon = await session.scalar(_HORIZON)
+        query = query.where(OutboxEvent.txid < horizon)
     query = query.where(*_conditions(where))
     query = query.order_by(OutboxEvent.txid, OutboxEvent.id).limit(per_page + 1)
     rows = list(await session.scalars(query))

@@ -17,9 +17,11 @@ from nichandle.events.catalogue import EventType, P
 from nichandle.events.models import OutboxEvent
 
 
-def emit(session: AsyncSession, actor: Actor, event: EventType[P], payload: P) -> None:
+def emit(session: AsyncSession, actor: Actor, event: EventType[P], payload: P) -> OutboxEvent:
     """Queues an event; it exists exactly when the change that caused it commits."""
-    session.add(OutboxEvent(**_row(actor, event, payload, utcnow())))
+    row = OutboxEvent(**_row(actor, event, payload, utcnow()))
+    session.add(row)
+    return row
 
 
 async def emit_many(

@@ -9,10 +9,8 @@ lock, and the statement repeats the conditions, so two workers cannot both claim
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,15 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nichandle.accounts.models import Account
 from nichandle.db.base import utcnow
 from nichandle.dialects.native.events import EventRead
-from nichandle.events import catalogue
 from nichandle.events.models import Channel, Delivery, OutboxEvent
 from nichandle.webhooks.models import Webhook
+from nichandle.webhooks.service import delivery_text
 from nichandle.worker.bodies import BODIES
-
-
-def compact(body: dict[str, Any]) -> str:
-    """The text a delivery sends on every attempt."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
 async def has_undispatched(session: AsyncSession) -> bool:
@@ -83,20 +76,16 @@ async def _deliveries(
     }
     deliveries: list[Delivery] = []
     for event in events:
-        # A test event is for the one webhook it tests: no other webhook, not the stream.
-        to = event.payload["webhook_id"] if event.type == catalogue.WEBHOOK_TEST.name else None
         for webhook in webhooks[event.account_id]:
-            if to is not None and webhook.id != to:
-                continue
             render = BODIES.get(webhook.dialect)
             body = render(event, webhook, accounts[event.account_id]) if render else None
             if body is not None:
                 deliveries.append(
-                    _delivery(event, Channel.WEBHOOK, compact(body), webhook_id=webhook.id)
+                    _delivery(event, Channel.WEBHOOK, delivery_text(body), webhook_id=webhook.id)
                 )
-        if stream and to is None:
+        if stream:
             body = EventRead.of(event).model_dump(mode="json")
-            deliveries.append(_delivery(event, Channel.STREAM, compact(body)))
+            deliveries.append(_delivery(event, Channel.STREAM, delivery_text(body)))
     return deliveries
 
 

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from dnsimple import Client, DNSimpleException
-from dnsimple.struct import Contact
+from dnsimple.struct import Contact, Webhook
 
 URL = os.environ["NICHANDLE_URL"]
 
@@ -129,4 +129,16 @@ out(
 )
 domain = client.domains.get_domain(account_id, "client-test.example").data
 out("domain", name=domain.name, registrant=domain.registrant_id, state=domain.state)
+
+# .invalid never resolves: accepted at creation (each delivery checks again), no network needed.
+hook = client.webhooks.create_webhook(account_id, Webhook.new("https://receiver.invalid/a")).data
+out("webhook-create", webhook=dict(hook))
+other = client.webhooks.create_webhook(account_id, Webhook.new("https://receiver.invalid/b")).data
+out("webhooks", ids=[w.id for w in client.webhooks.list_webhooks(account_id).data])
+out("webhooks-desc", ids=[w.id for w in client.webhooks.list_webhooks(account_id, "id:desc").data])
+out("webhook-get", webhook=dict(client.webhooks.get_webhook(account_id, hook.id).data))
+failure("webhook-invalid", client.webhooks.create_webhook, account_id, Webhook.new("ftp://x"))
+out("webhook-delete", data=client.webhooks.delete_webhook(account_id, hook.id).data)
+failure("webhook-get-deleted", client.webhooks.get_webhook, account_id, hook.id)
+out("webhooks-after", ids=[w.id for w in client.webhooks.list_webhooks(account_id).data])
 out("done")

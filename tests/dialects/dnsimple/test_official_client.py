@@ -187,4 +187,18 @@ async def test_the_official_client_works_unmodified(server: LiveServer, client_p
         "registrant": default["id"],
         "state": "registered",
     }
+
+    hook = steps["webhook-create"]["webhook"]
+    assert hook == {"id": hook["id"], "url": "https://receiver.invalid/a"}
+    other_id = steps["webhooks"]["ids"][1]
+    assert steps["webhooks"]["ids"] == [hook["id"], other_id]
+    assert steps["webhooks-desc"]["ids"] == [other_id, hook["id"]]
+    assert steps["webhook-get"]["webhook"] == hook
+    invalid = steps["webhook-invalid"]
+    assert (invalid["status"], invalid["message"]) == (400, "Validation failed")
+    assert invalid["errors"] == {"url": ["must be an absolute http or https URL"]}
+    assert steps["webhook-delete"]["data"] is None
+    gone = steps["webhook-get-deleted"]
+    assert (gone["status"], gone["message"]) == (404, f"Webhook `{hook['id']}` not found")
+    assert steps["webhooks-after"]["ids"] == [other_id]
     assert "Traceback" not in server.logs()

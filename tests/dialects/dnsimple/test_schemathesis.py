@@ -1,6 +1,6 @@
 """DNSimple's own OpenAPI (shared/reference/dnsimple/openapi.yml) against a live server:
-whoami, accounts, the contact operations and domain reads never answer 5xx and conform to their
-schemas.
+whoami, accounts, the contact operations, domain reads and webhooks never answer 5xx and
+conform to their schemas.
 
 Bounded: a few dozen examples per operation, on a fresh SQLite and a fresh PostgreSQL database.
 """
@@ -34,6 +34,10 @@ OPERATIONS = [
     "deleteContact",
     "listDomains",
     "getDomain",
+    "listWebhooks",
+    "createWebhook",
+    "getWebhook",
+    "deleteWebhook",
 ]
 CHECKS = [not_a_server_error, response_schema_conformance]
 SPEC = REFERENCE / "dnsimple" / "openapi.yml"
@@ -73,6 +77,10 @@ async def target(
             for name in ("example.com", "example-alpha.com"):
                 added = await http.post("/api/v1/domains", json={"name": name})
                 assert added.status_code == 201, added.text
+            for n in range(4):
+                url = f"https://receiver.invalid/{n}"
+                hook = await http.post(f"/v2/{tenant.account_id}/webhooks", json={"url": url})
+                assert hook.status_code == 201, hook.text
         yield Target(server, tenant)
         assert "Traceback" not in server.logs(), server.logs()
 

@@ -1,5 +1,6 @@
 """name.com's own OpenAPI (v1.7.0) against a live server: schemathesis generates requests for
-the domain operations we implement; every answer must be no 5xx and match the spec's schema.
+the domain and webhook notification operations we implement; every answer must be no 5xx and
+match the spec's schema.
 
 The spec is read from shared/reference/namecom (tests/reference.py).
 """
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from nichandle import write_path
 from nichandle.accounts import service as accounts
 from nichandle.accounts.service import Actor
 from nichandle.app import create_app
@@ -29,11 +31,23 @@ from nichandle.db.engine import create_database
 from nichandle.db.session import unit_of_work
 from nichandle.domains import service as domains
 from nichandle.settings import Settings
+from nichandle.webhooks import service as webhooks
+from nichandle.webhooks.models import WebhookDialect
 from tests.reference import REFERENCE, reference_path
 from tests.test_live_server import free_port
 
 SPEC = REFERENCE / "namecom" / "namecom-core-api-v1.7.0.openapi.yaml"
-OPERATIONS = ["ListDomains", "GetDomain", "CreateDomain", "UpdateDomain", "SetContacts"]
+OPERATIONS = [
+    "ListDomains",
+    "GetDomain",
+    "CreateDomain",
+    "UpdateDomain",
+    "SetContacts",
+    "GetSubscribedNotifications",
+    "SubscribeToNotification",
+    "ModifySubscription",
+    "DeleteSubscription",
+]
 CHECKS = [not_a_server_error, response_schema_conformance]
 DOMAINS = ("example.com", "example.org", "xn--bcher-kva.example")
 
@@ -64,6 +78,7 @@ class Live:
 
 async def _prepare(app_settings: Settings) -> tuple[str, str]:
     """A migrated database with one account, its token, a default contact and some domains."""
+    write_path.connect()  # before any app exists: this module may run alone
     db = create_database(app_settings)
     try:
         await migrate.upgrade(db)
@@ -74,6 +89,15 @@ async def _prepare(app_settings: Settings) -> tuple[str, str]:
             await contacts.create_contact(session, actor, DEFAULT_CONTACT)
             for name in DOMAINS:
                 await domains.add_domain(session, actor, name)
+            for n in range(1, 4):
+                await webhooks.create_webhook(
+                    session,
+                    actor,
+                    WebhookDialect.NAMECOM,
+                    f"https://receiver.invalid/{n}",
+                    events=["domain.lock.status_change"],
+                    allow_private=False,
+                )
             return account.slug, secret
     finally:
         await db.dispose()
@@ -116,6 +140,9 @@ if SPEC.exists():
         if isinstance(name, str) and len(name) % 2 == 0:
             # Half the time a domain that exists, so 200 answers are checked too (the rest 404).
             case.path_parameters["domainName"] = DOMAINS[len(name) % len(DOMAINS)]
+        subscription = (case.path_parameters or {}).get("id")
+        if isinstance(subscription, int) and subscription % 2 == 0:
+            case.path_parameters["id"] = 1 + subscription % 3  # one of the three made above
         case.call_and_validate(base_url=live.base_url, auth=(live.slug, live.token), checks=CHECKS)
 
 else:

@@ -13,6 +13,8 @@ from nichandle.events.models import OutboxEvent
 from nichandle.history.models import DomainRoleChange
 from tests.conftest import Team, create_contact
 
+CHANGED = "domain.contacts_changed"
+
 
 async def add_domain(client: httpx.AsyncClient, team: Team, **body: Any) -> dict[str, Any]:
     response = await client.post("/api/v1/domains", json=body, headers=team.headers)
@@ -214,6 +216,29 @@ async def test_role_changes_are_kept_as_history(
     assert [(r.role, r.before_handle, r.after_handle, r.dialect) for r in rows] == [
         ("billing", None, other["handle"], "native")
     ]
+
+
+async def test_patch_of_settings_is_domain_updated_and_of_roles_contacts_changed(
+    client: httpx.AsyncClient, db: Database, team: Team
+) -> None:
+    await create_contact(client, team)
+    other = await create_contact(client, team, email="p@example.com")
+    await add_domain(client, team, name="patched.test")
+    url = "/api/v1/domains/patched.test"
+    bodies = [
+        {"autorenew": True},
+        {"contacts": {"tech": other["handle"]}},
+        {"autorenew": False, "contacts": {"admin": other["handle"]}},
+        {"autorenew": False},  # nothing changes: no event
+    ]
+    seen = []
+    for body in bodies:
+        before = [len(await events(db, team.id, t)) for t in ("domain.updated", CHANGED)]
+        response = await client.patch(url, json=body, headers=team.headers)
+        assert response.status_code == 200, response.text
+        after = [len(await events(db, team.id, t)) for t in ("domain.updated", CHANGED)]
+        seen.append((after[0] - before[0], after[1] - before[1]))
+    assert seen == [(1, 0), (0, 1), (1, 1), (0, 0)]
 
 
 async def test_contact_expand_shows_what_uses_it(client: httpx.AsyncClient, team: Team) -> None:

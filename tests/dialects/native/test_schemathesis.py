@@ -85,6 +85,12 @@ VALID_BODIES: dict[str, Callable[[int], dict[str, Any]]] = {
     f"POST {PREFIX}domains": lambda n: {"name": f"fuzz-{n}.example"},
     f"PATCH {PREFIX}domains/{{name}}": lambda n: {"autorenew": n % 2 == 0, "contacts": {}},
     f"POST {PREFIX}certificates": lambda n: {"common_name": f"www.fuzz-{n}.example"},
+    # .invalid never resolves: accepted at creation, whatever the private-target setting.
+    f"POST {PREFIX}webhooks": lambda n: {
+        "url": f"https://fuzz-{n}.invalid/hook",
+        "events": ["contact.changed"],
+    },
+    f"PATCH {PREFIX}webhooks/{{webhook_id}}": lambda n: {"is_active": n % 2 == 0},
 }
 
 
@@ -180,10 +186,15 @@ async def target(
                 "/api/v1/certificates", json={"common_name": "www.example.com"}
             )
             assert certificate.status_code == 201, certificate.text
+            webhook = await http.post(
+                "/api/v1/webhooks", json={"url": "https://seeded.invalid/hook"}
+            )
+            assert webhook.status_code == 201, webhook.text
         seeded = {
             "handle": contact.json()["data"]["handle"],
             "name": "example.com",
             "certificate_id": str(certificate.json()["data"]["id"]),
+            "webhook_id": str(webhook.json()["data"]["id"]),
         }
         yield Target(server, tenant, seeded)
         assert "Traceback" not in server.logs(), server.logs()

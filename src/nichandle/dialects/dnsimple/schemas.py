@@ -5,6 +5,7 @@ Keys are declared in the fixtures' order, since the wire shows them in that orde
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 from nichandle.accounts.models import Account, User
 from nichandle.contacts.addresses import compose_address1, street_fields
 from nichandle.contacts.models import Contact
+from nichandle.contacts.validation import TEXT_FIELDS
 from nichandle.domains.models import DomainStatus
 from nichandle.domains.names import to_unicode
 from nichandle.domains.service import DomainView
@@ -20,12 +22,12 @@ from nichandle.domains.status import status_at
 from nichandle.paging import Page
 
 
-def _wire_time(value: datetime) -> str:
+def wire_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # DNSimple timestamps: UTC, whole seconds, "Z" ("2016-01-19T20:50:26Z").
-WireTime = Annotated[datetime, PlainSerializer(_wire_time, return_type=str)]
+WireTime = Annotated[datetime, PlainSerializer(wire_time, return_type=str)]
 
 # DNSimple's sortable contact fields (SortContacts in openapi.yml).
 CONTACT_SORT_FIELDS = frozenset({"id", "label", "email"})
@@ -121,33 +123,56 @@ class ContactRead(BaseModel):
     state_province: str
     postal_code: str
     country: str
-    created_at: WireTime
-    updated_at: WireTime
+    # Always set for a contact; an event's copy of one may not know them (webhook bodies).
+    created_at: WireTime | None
+    updated_at: WireTime | None
 
     @classmethod
     def of(cls, contact: Contact) -> ContactRead:
-        """Unset optional fields are "" (DNSimple never sends null for them)."""
-        return cls(
+        fields = {name: getattr(contact, name) for name in TEXT_FIELDS}
+        return cls.of_fields(
+            fields,
             id=contact.id,
             account_id=contact.account_id,
-            label=_text(contact.label),
-            first_name=contact.first_name,
-            last_name=contact.last_name,
-            job_title=_text(contact.job_title),
-            organization_name=_text(contact.company_name),
-            email=contact.email,
-            phone=contact.phone,
-            fax=_text(contact.fax),
-            address1=compose_address1(
-                contact.address_street, contact.address_house_number, contact.address_country_code
-            ),
-            address2=_text(contact.address_line2),
-            city=contact.address_city,
-            state_province=_text(contact.address_state),
-            postal_code=contact.address_postal_code,
-            country=contact.address_country_code,
             created_at=contact.created_at,
             updated_at=contact.updated_at,
+        )
+
+    @classmethod
+    def of_fields(
+        cls,
+        fields: Mapping[str, Any],
+        *,
+        id: int,
+        account_id: int,
+        created_at: datetime | None,
+        updated_at: datetime | None,
+    ) -> ContactRead:
+        """From the core's fields (a contact's, or an event's copy of one). Unset optional
+        fields are "" (DNSimple never sends null for them)."""
+        return cls(
+            id=id,
+            account_id=account_id,
+            label=_text(fields["label"]),
+            first_name=fields["first_name"],
+            last_name=fields["last_name"],
+            job_title=_text(fields["job_title"]),
+            organization_name=_text(fields["company_name"]),
+            email=fields["email"],
+            phone=fields["phone"],
+            fax=_text(fields["fax"]),
+            address1=compose_address1(
+                fields["address_street"],
+                fields["address_house_number"],
+                fields["address_country_code"],
+            ),
+            address2=_text(fields["address_line2"]),
+            city=fields["address_city"],
+            state_province=_text(fields["address_state"]),
+            postal_code=fields["address_postal_code"],
+            country=fields["address_country_code"],
+            created_at=created_at,
+            updated_at=updated_at,
         )
 
 

@@ -28,6 +28,7 @@ from nichandle.dialects.native.schemas import (
     ContactListRequest,
     ContactPage,
     ContactRead,
+    ContactReassign,
     ContactsEnvelope,
     ContactUpdate,
     ContactUsageEnvelope,
@@ -39,6 +40,8 @@ from nichandle.dialects.native.schemas import (
     DomainUpdate,
     ErrorRead,
     FieldErrorsRead,
+    ReassignmentEnvelope,
+    ReassignmentRead,
     VersionPage,
     VersionRead,
     core_roles,
@@ -46,6 +49,7 @@ from nichandle.dialects.native.schemas import (
     metadata_filters,
     page_links,
 )
+from nichandle.domains import reassign
 from nichandle.domains import service as domains
 from nichandle.history.service import contact_history
 from nichandle.paging import MAX_PER_PAGE, page_request
@@ -283,6 +287,30 @@ async def history(
     result = await contact_history(session, actor.account_id, handle, page_request(page, per_page))
     links, meta = page_links(request.url, result, settings.public_url)
     return VersionPage(data=[VersionRead.of(v) for v in result.items], links=links, meta=meta)
+
+
+@router.post(
+    "/contacts/{handle}/reassign",
+    response_model=ReassignmentEnvelope,
+    tags=["contacts"],
+    operation_id="reassignContact",
+    responses=TOO_LARGE,
+)
+async def reassign_contact(
+    handle: str, body: ContactReassign, session: WriteSession, actor: ActorDep
+) -> ReassignmentEnvelope:
+    """Replace the contact by ``to`` in the roles given, across the team's domains or those
+    listed, one history entry per role moved; ``dry_run`` previews and changes nothing."""
+    result = await reassign.reassign_contact(
+        session,
+        actor,
+        handle,
+        body.to,
+        roles=body.core_roles(),
+        domains=body.domains,
+        dry_run=body.dry_run,
+    )
+    return ReassignmentEnvelope(data=ReassignmentRead.of(result))
 
 
 @router.post(

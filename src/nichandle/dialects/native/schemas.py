@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -14,6 +14,8 @@ from nichandle.certificates.models import Certificate, CertificateState
 from nichandle.contacts.metadata import MAX_KEYS as MAX_METADATA_KEYS
 from nichandle.contacts.models import Contact
 from nichandle.domains.names import to_unicode
+from nichandle.domains.reassign import MAX_DOMAINS as MAX_REASSIGN_DOMAINS
+from nichandle.domains.reassign import Reassignment
 from nichandle.domains.service import DomainsUsing, DomainView, renewal_price
 from nichandle.domains.status import status_at
 from nichandle.errors import FieldErrors
@@ -427,3 +429,68 @@ class ContactWithUsage(ContactRead):
 
 class ContactUsageEnvelope(BaseModel):
     data: ContactWithUsage
+
+
+# Reassigning a contact (POST /api/v1/contacts/{handle}/reassign)
+
+WireRole = Literal["owner", "admin", "tech", "billing"]  # WIRE_ROLES' keys
+
+
+class ContactReassign(_Input):
+    """Replace the contact in the path by ``to`` in ``roles`` (default all four) of every
+    domain whose roles name it, or of the ``domains`` listed; ``dry_run`` only previews."""
+
+    to: str
+    roles: list[WireRole] | None = None
+    domains: list[str] | None = Field(default=None, max_length=MAX_REASSIGN_DOMAINS)
+    dry_run: bool = False
+
+    def core_roles(self) -> list[str] | None:
+        return None if self.roles is None else [WIRE_ROLES[role] for role in self.roles]
+
+
+class ReassignedDomain(BaseModel):
+    name: str
+    unicode_name: str
+    # The roles moved (dry run: that would move) to the new contact.
+    roles: list[str]
+
+
+class ReassignmentRead(BaseModel):
+    """What a reassign changed (``dry_run``: would change). Only roles that name the contact
+    move; ``default_fallback`` counts the domains where one of the roles is unset and falls
+    back to it as the team's default: those are left as they are."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    dry_run: bool
+    roles: list[str]
+    domains: list[ReassignedDomain]
+    count: int
+    # Domains listed in the request where the contact holds none of the roles.
+    unchanged: list[str]
+    default_fallback: int
+
+    @classmethod
+    def of(cls, result: Reassignment) -> ReassignmentRead:
+        return cls(
+            from_=result.from_handle,
+            to=result.to_handle,
+            dry_run=result.dry_run,
+            roles=[CORE_ROLES[role] for role in result.roles],
+            domains=[
+                ReassignedDomain(
+                    name=name, unicode_name=to_unicode(name), roles=[CORE_ROLES[r] for r in roles]
+                )
+                for name, roles in result.domains
+            ],
+            count=len(result.domains),
+            unchanged=result.unchanged,
+            default_fallback=result.default_fallback,
+        )
+
+
+class ReassignmentEnvelope(BaseModel):
+    data: ReassignmentRead

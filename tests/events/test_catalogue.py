@@ -1,0 +1,65 @@
+"""Every change the product makes is announced by a catalogue event whose payload has its
+type's keys and whose resource follows from the payload, written in the change's transaction."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from nichandle.db.engine import Database
+from nichandle.db.session import unit_of_work
+from nichandle.events.catalogue import CATALOGUE, Resource
+from nichandle.events.models import OutboxEvent
+from tests.conftest import Team, create_contact
+from tests.dialects.native.helpers import contact_url
+
+
+async def test_every_write_emits_typed_events(
+    client: httpx.AsyncClient, team: Team, db: Database
+) -> None:
+    owner = await create_contact(client, team, email="owner@example.com")
+    spare = await create_contact(client, team, email="spare@example.com")
+    headers = team.headers
+    steps = [
+        client.patch(contact_url(spare["handle"]), json={"address_city": "Delft"}, headers=headers),
+        client.post(
+            "/api/v1/domains",
+            json={"name": "typed.example", "contacts": {"admin": spare["handle"]}},
+            headers=headers,
+        ),
+        client.patch("/api/v1/domains/typed.example", json={"locked": True}, headers=headers),
+        client.patch("/api/v1/domains/typed.example", json={"locked": False}, headers=headers),
+        client.post(
+            "/api/v1/certificates",
+            json={"common_name": "typed.example", "contact": owner["handle"]},
+            headers=headers,
+        ),
+    ]
+    for step in steps:
+        response = await step
+        assert response.status_code in (200, 201), response.text
+    certificate = (await client.get("/api/v1/certificates", headers=headers)).json()["data"][0]
+    for url in (f"/api/v1/certificates/{certificate['id']}", "/api/v1/domains/typed.example"):
+        assert (await client.delete(url, headers=headers)).status_code == 204
+    assert (await client.delete(contact_url(spare["handle"]), headers=headers)).status_code == 204
+
+    async with unit_of_work(db, write=False) as session:
+        query = select(OutboxEvent).where(OutboxEvent.account_id == team.id)
+        events = list(await session.scalars(query.order_by(OutboxEvent.id)))
+
+    assert {e.type for e in events} == set(CATALOGUE) - {"webhook.deactivated", "webhook.test"}
+    assert len({e.uuid for e in events}) == len(events)
+    for event in events:
+        kind = CATALOGUE[event.type]
+        keys = set(event.payload)
+        assert kind.payload.__required_keys__ <= keys <= kind.payload.__annotations__.keys(), event
+        resource = Resource(event.resource_type, event.resource_id, event.resource_parent)
+        assert resource == kind.resource(event.payload)
+        assert event.actor["kind"] == "token"
+        assert event.request_id
+    deleted = next(e for e in events if e.type == "certificate.deleted")
+    assert deleted.payload == {
+        "certificate_id": certificate["id"],
+        "common_name": "typed.example",
+        "contact": owner["handle"],
+    }
