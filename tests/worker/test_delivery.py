@@ -18,6 +18,7 @@ from nichandle import clock
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.dialects.native.events import EventRead
+from nichandle.events import catalogue
 from nichandle.events.models import Delivery, DeliveryState
 from nichandle.settings import Settings
 from nichandle.webhooks.models import Webhook, WebhookDialect
@@ -156,7 +157,7 @@ async def test_webhook_failing_for_three_days_is_deactivated_with_an_event(
         assert event.payload == {
             "webhook_id": webhook.id,
             "url": webhook.url,
-            "failing_since": start.isoformat(),
+            "failing_since": catalogue.timestamp(start),
         }
         assert event.actor == {"kind": "system", "dialect": "system"}
         # Its deliveries stop: those waiting are failed, and new events make none.

@@ -284,7 +284,7 @@ async def _webhook_health(
         catalogue.WebhookDeactivated(
             webhook_id=webhook_id,
             url=switched_off.url,
-            failing_since=switched_off.failing_since.isoformat(),
+            failing_since=catalogue.timestamp(switched_off.failing_since),
         ),
     )
 
