@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -19,11 +20,12 @@ from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.dialects.native.events import EventRead
 from nichandle.events import catalogue
-from nichandle.events.models import Delivery, DeliveryState
+from nichandle.events.models import Delivery, DeliveryState, OutboxEvent
 from nichandle.settings import Settings
 from nichandle.webhooks.models import Webhook, WebhookDialect
 from nichandle.worker import deliveries, outbox
 from nichandle.worker.deliveries import NOT_SENT, RETRY_WINDOW, Outcome
+from nichandle.worker.dispatch import SET_ASIDE
 from nichandle.worker.loop import Worker
 from nichandle.worker.send import USER_AGENT, Sender
 from tests.conftest import Team, create_contact
@@ -302,3 +304,41 @@ async def test_each_webhook_gets_its_own_dialects_body(
     assert bodies["/native"]["type"] == "contact.created"
     assert bodies["/dnsimple"]["name"] == "contact.create"
     assert await deliveries_of(db, namecom) == []
+
+
+async def test_an_event_no_body_can_be_made_for_is_set_aside_not_the_outbox(
+    client: httpx.AsyncClient,
+    db: Database,
+    team: Team,
+    receiver: Receiver,
+    make_webhook: MakeWebhook,
+    worker: Worker,
+) -> None:
+    await make_webhook(team, receiver.url(), dialect=WebhookDialect.DNSIMPLE)
+    # A domain event without its settings (a malformed payload): DNSimple's body needs them.
+    async with unit_of_work(db) as session:
+        broken = OutboxEvent(
+            uuid=str(uuid.uuid4()),
+            account_id=team.id,
+            type="domain.created",
+            resource_type="domain",
+            resource_id="broken.example",
+            payload={"domain": "broken.example", "domain_id": 1, "status": "registered"},
+            actor={"kind": "system", "dialect": "system"},
+        )
+        session.add(broken)
+    await create_contact(client, team, email="after-broken@example.com")
+    with clock.use(clock.FrozenClock(clock.now())) as frozen:
+        assert isinstance(frozen, clock.FrozenClock)
+        await drain(worker)
+        # The event after it went out; the broken one waits, undispatched, for an hour.
+        assert [json.loads(r.body)["name"] for r in receiver.requests] == ["contact.create"]
+        async with unit_of_work(db, write=False) as session:
+            held = await session.get(OutboxEvent, broken.id)
+        assert held is not None
+        assert held.dispatched_at is None
+        assert held.lease_until == frozen.now() + SET_ASIDE
+        frozen.advance(SET_ASIDE)
+        assert await worker.dispatch() == 1  # tried again (and set aside again)
+        async with unit_of_work(db) as session:  # leave nothing for the next test's worker
+            await session.delete(await session.get(OutboxEvent, broken.id))

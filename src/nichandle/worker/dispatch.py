@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.models import Account
@@ -23,13 +24,40 @@ from nichandle.webhooks.models import Webhook
 from nichandle.webhooks.service import delivery_text
 from nichandle.worker.bodies import BODIES
 
+# How long an event no body can be rendered for waits before it is tried again (after a fix,
+# say); meanwhile the events after it go on.
+SET_ASIDE = timedelta(hours=1)
+
+
+class Unrenderable(Exception):
+    """A dialect could not render an event's body: the event is set aside, not the outbox."""
+
+    def __init__(self, event_id: int) -> None:
+        super().__init__(f"no body could be rendered for event {event_id}")
+        self.event_id = event_id
+
+
+async def set_aside(session: AsyncSession, event_id: int) -> None:
+    """Leases an event nobody holds for SET_ASIDE, so the next rounds dispatch the others."""
+    await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None))
+        .values(lease_until=utcnow() + SET_ASIDE)
+        .execution_options(synchronize_session=False)
+    )
+
 
 async def has_undispatched(session: AsyncSession) -> bool:
     """A read first, so an idle worker never takes SQLite's write lock (partial index)."""
-    found = await session.scalar(
-        select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None)).limit(1)
-    )
+    found = await session.scalar(select(OutboxEvent.id).where(*_claimable(utcnow())).limit(1))
     return found is not None
+
+
+def _claimable(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        OutboxEvent.dispatched_at.is_(None),
+        or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until <= now),
+    ]
 
 
 async def dispatch(session: AsyncSession, *, limit: int, stream: bool) -> int:
@@ -39,10 +67,7 @@ async def dispatch(session: AsyncSession, *, limit: int, stream: bool) -> int:
     events = list(
         await session.scalars(
             select(OutboxEvent)
-            .where(
-                OutboxEvent.dispatched_at.is_(None),
-                or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until <= now),
-            )
+            .where(*_claimable(now))
             .order_by(OutboxEvent.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -78,7 +103,10 @@ async def _deliveries(
     for event in events:
         for webhook in webhooks[event.account_id]:
             render = BODIES.get(webhook.dialect)
-            body = render(event, webhook, accounts[event.account_id]) if render else None
+            try:
+                body = render(event, webhook, accounts[event.account_id]) if render else None
+            except Exception as exc:  # whatever a dialect's renderer trips on, it is this event's
+                raise Unrenderable(event.id) from exc
             if body is not None:
                 deliveries.append(
                     _delivery(event, Channel.WEBHOOK, delivery_text(body), webhook_id=webhook.id)
