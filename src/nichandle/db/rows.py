@@ -61,20 +61,30 @@ async def insert_rows_with_ids(
     return {row[key]: row["id"] for row in numbered}
 
 
+def _processed(values: list[Any], process: Any) -> list[Any]:
+    """Each distinct object processed once: the rows of a fan-out share their time, their actor
+    and the like (10,000 events: 20,000 JSON and datetime conversions saved). By identity, so
+    equal but distinct values are still processed each."""
+    done: dict[int, Any] = {}
+    out = []
+    for value in values:
+        key = id(value)  # alive in ``values`` throughout, so never reused
+        if key not in done:
+            done[key] = process(value)
+        out.append(done[key])
+    return out
+
+
 async def _copy(
     session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], dialect: Dialect
 ) -> None:
     columns = list(rows[0])
-    processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    ]
-    records = [
-        tuple(
-            value if process is None else process(value)
-            for value, process in zip((row[name] for name in columns), processors, strict=True)
-        )
-        for row in rows
-    ]
+    by_column = []
+    for name in columns:
+        values = [row[name] for row in rows]
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        by_column.append(values if process is None else _processed(values, process))
+    records = list(zip(*by_column, strict=True))
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None  # noqa: S101 - a checked-out connection has its driver's

@@ -7,6 +7,7 @@ its own schedule, so one failing receiver never holds back another.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -27,19 +28,17 @@ class OutboxEvent(Base):
             postgresql_where=text("dispatched_at IS NULL"),
         ),
         Index("ix_outbox_event_account_id_txid_id", "account_id", "txid", "id"),
-        Index(
-            "ix_outbox_event_account_id_resource",
-            "account_id",
-            "resource_type",
-            "resource_id",
-        ),
-        Index("uq_outbox_event_uuid", "uuid", unique=True),
         NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The idempotency key every delivery carries (webhook-id, the stream entry's `id` field).
-    uuid: Mapped[str] = mapped_column(String(36))
+    # A random (v4) UUID: unique without an index, which a fan-out of thousands of events would
+    # pay for on every row and no query reads.
+    # Made here for single rows, by PostgreSQL (gen_random_uuid) for rows sent through COPY.
+    uuid: Mapped[str] = mapped_column(
+        String(36), default=lambda: str(uuid.uuid4()), server_default=FetchedValue()
+    )
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(64))  # a catalogue name: contact.updated
     resource_type: Mapped[str] = mapped_column(String(32))

@@ -100,10 +100,12 @@ def upgrade() -> None:
         f"resource_parent = CASE resource_type WHEN 'contact' THEN {RESOURCE_PARENT[dialect]} END"
     )
     if dialect == "postgresql":
-        # Rows written from now on carry their transaction's id; earlier ones all committed.
+        # Rows written from now on carry their transaction's id (earlier ones all committed),
+        # and rows sent through COPY get their UUID here.
         op.execute(
             "ALTER TABLE outbox_event ALTER COLUMN txid "
-            "SET DEFAULT (pg_current_xact_id()::text::bigint)"
+            "SET DEFAULT (pg_current_xact_id()::text::bigint), "
+            "ALTER COLUMN uuid SET DEFAULT (gen_random_uuid()::text)"
         )
     op.create_index(
         "ix_outbox_event_pending",
@@ -115,12 +117,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_outbox_event_account_id_txid_id", "outbox_event", ["account_id", "txid", "id"]
     )
-    op.create_index(
-        "ix_outbox_event_account_id_resource",
-        "outbox_event",
-        ["account_id", "resource_type", "resource_id"],
-    )
-    op.create_index("uq_outbox_event_uuid", "outbox_event", ["uuid"], unique=True)
 
     op.create_table(
         "webhook",
@@ -238,8 +234,6 @@ def downgrade() -> None:
     op.drop_table("outbox_delivery")
     op.drop_table("webhook")
     for index in (
-        "uq_outbox_event_uuid",
-        "ix_outbox_event_account_id_resource",
         "ix_outbox_event_account_id_txid_id",
         "ix_outbox_event_pending",
     ):
