@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from nichandle.db.engine import Database, create_database
+from nichandle.settings import Settings
 from tests.conftest import contact_payload
 from tests.fresh_database import BACKENDS, fresh_database
 
@@ -122,6 +124,40 @@ async def running_server(
 async def live_server(fresh_db: TestDatabase, tmp_path: Path) -> AsyncIterator[LiveServer]:
     async with running_server(fresh_db.url, tmp_path) as server:
         yield server
+
+
+def module_server(name: str) -> Any:
+    """A ``server`` fixture for a module of race tests: one live server per backend shared by
+    the module's tests, its logs checked for tracebacks and 500s at the end.
+    ``server = module_server("races")``."""
+
+    @pytest.fixture(scope="module", params=BACKENDS)
+    async def server(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> AsyncIterator[LiveServer]:
+        directory = tmp_path_factory.mktemp(f"{name}-{request.param}")
+        async with (
+            fresh_database(request.param, directory) as database,
+            running_server(database.url, directory) as live,
+        ):
+            yield live
+            logs = live.logs()
+            assert "Traceback" not in logs, logs[-4000:]
+            assert '" 500' not in logs
+
+    return server
+
+
+def module_database() -> Any:
+    """A ``db`` fixture: the database of the module's ``server``, for checking invariants."""
+
+    @pytest.fixture(scope="module")
+    async def db(server: LiveServer) -> AsyncIterator[Database]:
+        database = create_database(Settings(database_url=server.database_url))
+        yield database
+        await database.dispose()
+
+    return db
 
 
 async def cli_json(database_url: str, *args: str) -> Any:

@@ -11,44 +11,29 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from nichandle.contacts.dedup import fingerprint
 from nichandle.contacts.validation import TEXT_FIELDS
-from nichandle.db.engine import Database, create_database
-from nichandle.settings import Settings
+from nichandle.db.engine import Database
 from tests.conftest import contact_payload
-from tests.fresh_database import BACKENDS, fresh_database
-from tests.test_live_server import LiveServer, cli_json, client_for, running_server
+from tests.test_live_server import (
+    LiveServer,
+    cli_json,
+    client_for,
+    module_database,
+    module_server,
+)
 
 ROUND_TIMEOUT = 60
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-async def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[LiveServer]:
-    directory = tmp_path_factory.mktemp(f"races-{request.param}")
-    async with (
-        fresh_database(request.param, directory) as database,
-        running_server(database.url, directory) as live,
-    ):
-        yield live
-        logs = live.logs()
-        assert "Traceback" not in logs, logs[-4000:]
-        assert '" 500' not in logs
-
-
-@pytest.fixture(scope="module")
-async def db(server: LiveServer) -> AsyncIterator[Database]:
-    database = create_database(Settings(database_url=server.database_url))
-    yield database
-    await database.dispose()
+server = module_server("races")
+db = module_database()
 
 
 async def new_team(server: LiveServer) -> dict[str, Any]:

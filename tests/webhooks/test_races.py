@@ -7,15 +7,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from nichandle.db.engine import Database, create_database
-from nichandle.settings import Settings
-from tests.fresh_database import BACKENDS, fresh_database
-from tests.test_live_server import LiveServer, client_for, running_server
+from nichandle.db.engine import Database
+from tests.test_live_server import (
+    LiveServer,
+    client_for,
+    module_database,
+    module_server,
+)
 from tests.test_races import ROUND_TIMEOUT, new_team, rows, statuses
 from tests.webhooks.helpers import RECEIVER
 
@@ -23,26 +23,8 @@ NOTIFICATIONS = "/core/v1/notifications"
 LOCK = "domain.lock.status_change"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-async def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[LiveServer]:
-    directory = tmp_path_factory.mktemp(f"webhook-races-{request.param}")
-    async with (
-        fresh_database(request.param, directory) as database,
-        running_server(database.url, directory) as live,
-    ):
-        yield live
-        logs = live.logs()
-        assert "Traceback" not in logs, logs[-4000:]
-        assert '" 500' not in logs
-
-
-@pytest.fixture(scope="module")
-async def db(server: LiveServer) -> AsyncIterator[Database]:
-    database = create_database(Settings(database_url=server.database_url))
-    yield database
-    await database.dispose()
+server = module_server("webhook-races")
+db = module_database()
 
 
 def basic(team: dict[str, Any]) -> dict[str, str]:
