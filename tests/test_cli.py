@@ -65,22 +65,36 @@ class Cli:
         return result
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-async def shared_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestDatabase]:
-    """One fresh database per backend for this module (starting a CLI process is the slow part,
-    so the schema is migrated once); tests use accounts of their own."""
-    async with fresh_database(request.param, tmp_path_factory.mktemp("cli")) as database:
-        yield database
+def module_database(name: str) -> Any:
+    """A ``shared_db`` fixture: one fresh database per backend for a module (starting a CLI
+    process is the slow part, so the schema is migrated once); tests use accounts of their own.
+    ``shared_db = module_database("cli")``."""
+
+    @pytest.fixture(scope="module", params=BACKENDS)
+    async def shared_db(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> AsyncIterator[TestDatabase]:
+        async with fresh_database(request.param, tmp_path_factory.mktemp(name)) as database:
+            yield database
+
+    return shared_db
 
 
-@pytest.fixture(scope="module")
-async def cli(shared_db: TestDatabase) -> Cli:
-    assert NICHANDLE.exists(), f"console script not installed at {NICHANDLE}"
-    command = Cli(shared_db.url)
-    await command("db", "upgrade")
-    return command
+def module_cli() -> Any:
+    """A ``cli`` fixture: the console script over the module's ``shared_db``, migrated."""
+
+    @pytest.fixture(scope="module")
+    async def cli(shared_db: TestDatabase) -> Cli:
+        assert NICHANDLE.exists(), f"console script not installed at {NICHANDLE}"
+        command = Cli(shared_db.url)
+        await command("db", "upgrade")
+        return command
+
+    return cli
+
+
+shared_db = module_database("cli")
+cli = module_cli()
 
 
 @pytest.fixture(scope="module")

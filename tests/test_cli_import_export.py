@@ -27,8 +27,7 @@ from nichandle.events.models import OutboxEvent
 from nichandle.history.models import ContactVersion
 from nichandle.settings import Settings
 from tests.conftest import contact_payload, us_contact_payload
-from tests.fresh_database import BACKENDS, fresh_database
-from tests.test_cli import NICHANDLE, Cli
+from tests.test_cli import NICHANDLE, Cli, module_cli, module_database
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
@@ -45,20 +44,8 @@ def load_generator() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-async def shared_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestDatabase]:
-    async with fresh_database(request.param, tmp_path_factory.mktemp("import")) as database:
-        yield database
-
-
-@pytest.fixture(scope="module")
-async def cli(shared_db: TestDatabase) -> Cli:
-    assert NICHANDLE.exists(), f"console script not installed at {NICHANDLE}"
-    command = Cli(shared_db.url)
-    await command("db", "upgrade")
-    return command
+shared_db = module_database("import")
+cli = module_cli()
 
 
 @pytest.fixture(scope="module")

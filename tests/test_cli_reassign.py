@@ -16,27 +16,14 @@ from nichandle.events.models import OutboxEvent
 from nichandle.history.models import DomainRoleChange
 from nichandle.settings import Settings
 from tests.conftest import contact_payload
-from tests.fresh_database import BACKENDS, fresh_database
-from tests.test_cli import NICHANDLE, Cli, bearer, unique_name
+from tests.test_cli import Cli, bearer, module_cli, module_database, unique_name
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-async def shared_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestDatabase]:
-    async with fresh_database(request.param, tmp_path_factory.mktemp("reassign")) as database:
-        yield database
-
-
-@pytest.fixture(scope="module")
-async def cli(shared_db: TestDatabase) -> Cli:
-    assert NICHANDLE.exists(), f"console script not installed at {NICHANDLE}"
-    command = Cli(shared_db.url)
-    await command("db", "upgrade")
-    return command
+shared_db = module_database("reassign")
+cli = module_cli()
 
 
 @pytest.fixture(scope="module")

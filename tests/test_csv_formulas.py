@@ -29,8 +29,7 @@ from nichandle.db.engine import Database, create_database
 from nichandle.db.session import unit_of_work
 from nichandle.settings import Settings
 from tests.conftest import contact_payload
-from tests.fresh_database import BACKENDS, fresh_database
-from tests.test_cli import NICHANDLE, Cli
+from tests.test_cli import Cli, module_cli, module_database
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
@@ -107,20 +106,8 @@ def test_rejects_file_neutralises_field_names_from_the_files_header() -> None:
 # Through the console script, on both databases.
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-async def shared_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestDatabase]:
-    async with fresh_database(request.param, tmp_path_factory.mktemp("formulas")) as database:
-        yield database
-
-
-@pytest.fixture(scope="module")
-async def cli(shared_db: TestDatabase) -> Cli:
-    assert NICHANDLE.exists(), f"console script not installed at {NICHANDLE}"
-    command = Cli(shared_db.url)
-    await command("db", "upgrade")
-    return command
+shared_db = module_database("formulas")
+cli = module_cli()
 
 
 @pytest.fixture(scope="module")
