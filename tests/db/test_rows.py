@@ -53,7 +53,6 @@ async def test_rows_store_what_the_orm_reads_back(db: Database) -> None:
         ).all()
     assert [(e.type, e.payload) for e in stored] == [(r["type"], r["payload"]) for r in rows]
     assert all(e.occurred_at == at and e.occurred_at.tzinfo == UTC for e in stored)
-    assert all(e.dispatched_at is None for e in stored)
 
 
 async def test_ids_come_back_by_the_key_column(db: Database) -> None:

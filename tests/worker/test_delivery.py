@@ -19,13 +19,14 @@ from nichandle import clock
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.dialects.native.events import EventRead
+from nichandle.errors import Conflict
 from nichandle.events import catalogue
 from nichandle.events.models import Delivery, DeliveryState, OutboxEvent
 from nichandle.settings import Settings
 from nichandle.webhooks.models import Webhook, WebhookDialect
 from nichandle.worker import deliveries, outbox
 from nichandle.worker.deliveries import NOT_SENT, RETRY_WINDOW, Outcome
-from nichandle.worker.dispatch import SET_ASIDE
+from nichandle.worker.dispatch import UNRENDERABLE
 from nichandle.worker.loop import Worker
 from nichandle.worker.send import USER_AGENT, Sender
 from tests.conftest import Team, create_contact
@@ -306,7 +307,7 @@ async def test_each_webhook_gets_its_own_dialects_body(
     assert await deliveries_of(db, namecom) == []
 
 
-async def test_an_event_no_body_can_be_made_for_is_set_aside_not_the_outbox(
+async def test_an_event_no_body_can_be_made_for_fails_its_delivery_not_the_outbox(
     client: httpx.AsyncClient,
     db: Database,
     team: Team,
@@ -314,7 +315,7 @@ async def test_an_event_no_body_can_be_made_for_is_set_aside_not_the_outbox(
     make_webhook: MakeWebhook,
     worker: Worker,
 ) -> None:
-    await make_webhook(team, receiver.url(), dialect=WebhookDialect.DNSIMPLE)
+    webhook = await make_webhook(team, receiver.url(), dialect=WebhookDialect.DNSIMPLE)
     # A domain event without its settings (a malformed payload): DNSimple's body needs them.
     async with unit_of_work(db) as session:
         broken = OutboxEvent(
@@ -328,17 +329,36 @@ async def test_an_event_no_body_can_be_made_for_is_set_aside_not_the_outbox(
         )
         session.add(broken)
     await create_contact(client, team, email="after-broken@example.com")
-    with clock.use(clock.FrozenClock(clock.now())) as frozen:
-        assert isinstance(frozen, clock.FrozenClock)
-        await drain(worker)
-        # The event after it went out; the broken one waits, undispatched, for an hour.
-        assert [json.loads(r.body)["name"] for r in receiver.requests] == ["contact.create"]
-        async with unit_of_work(db, write=False) as session:
-            held = await session.get(OutboxEvent, broken.id)
-        assert held is not None
-        assert held.dispatched_at is None
-        assert held.lease_until == frozen.now() + SET_ASIDE
-        frozen.advance(SET_ASIDE)
-        assert await worker.dispatch() == 1  # tried again (and set aside again)
-        async with unit_of_work(db) as session:  # leave nothing for the next test's worker
-            await session.delete(await session.get(OutboxEvent, broken.id))
+    await drain(worker)
+    # The event after it went out; the broken one's delivery failed at once, on show.
+    assert [json.loads(r.body)["name"] for r in receiver.requests] == ["contact.create"]
+    failed, sent = await deliveries_of(db, webhook)
+    assert (failed.event_id, failed.state, failed.body) == (broken.id, DeliveryState.FAILED, "")
+    assert failed.last_error == UNRENDERABLE
+    assert sent.state == DeliveryState.DELIVERED
+    # Nothing to send: a retry refuses it by id, and --all-failed passes it by.
+    async with unit_of_work(db) as session:
+        with pytest.raises(Conflict, match="no body"):
+            await outbox.retry(session, failed.id)
+        await outbox.retry(session, None)
+    (still_failed, _sent) = await deliveries_of(db, webhook)
+    assert still_failed.state == DeliveryState.FAILED
+
+
+async def test_a_webhook_test_goes_to_its_webhook_alone(
+    client: httpx.AsyncClient,
+    db: Database,
+    team: Team,
+    receiver: Receiver,
+    make_webhook: MakeWebhook,
+    worker: Worker,
+) -> None:
+    tested = await make_webhook(team, receiver.url(path="/tested"))
+    bystander = await make_webhook(team, receiver.url(path="/bystander"))
+    response = await client.post(f"/api/v1/webhooks/{tested.id}/test", headers=team.headers)
+    assert response.status_code == 202, response.text
+    await drain(worker)  # dispatch passes the event by: its one delivery was made with it
+    assert [(r.path, json.loads(r.body)["type"]) for r in receiver.requests] == [
+        ("/tested", "webhook.test")
+    ]
+    assert await deliveries_of(db, bystander) == []

@@ -118,6 +118,8 @@ class EventType(Generic[P]):
     name: str
     payload: type[P]
     resource: Callable[[P], Resource]
+    # False: the worker's dispatch passes it by; whoever emits it makes its deliveries.
+    dispatched: bool = True
 
     @property
     def activity(self) -> str:
@@ -156,7 +158,8 @@ DOMAIN_LOCK_CHANGED = EventType("domain.lock_changed", DomainLockChanged, _domai
 CERTIFICATE_CREATED = EventType("certificate.created", CertificateChanged, _certificate)
 CERTIFICATE_DELETED = EventType("certificate.deleted", CertificateChanged, _certificate)
 WEBHOOK_DEACTIVATED = EventType("webhook.deactivated", WebhookDeactivated, _webhook)
-WEBHOOK_TEST = EventType("webhook.test", WebhookTest, _webhook)
+# Sent to the one webhook under test, whatever its filter (webhooks.service.queue_test).
+WEBHOOK_TEST = EventType("webhook.test", WebhookTest, _webhook, dispatched=False)
 
 CATALOGUE: dict[str, EventType[Any]] = {
     event.name: event

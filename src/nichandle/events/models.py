@@ -1,8 +1,10 @@
 """The transactional outbox: events written with the change, and their deliveries.
 
-An event row is written in the transaction of its change. The worker *dispatches* it: one
-delivery row per destination that wants it (a webhook, the Redis stream), each then retried on
-its own schedule, so one failing receiver never holds back another.
+An event row is written in the transaction of its change and never changed after. The worker
+*dispatches* events in commit order (``events/order.py``) from a stored position: one delivery
+row per destination that wants an event (a webhook, the Redis stream), each then retried on its
+own schedule, so one failing receiver never holds back another. An event nobody receives costs
+its insert and one read: no per-event mark is written (a contact's edit fans out to thousands).
 """
 
 from __future__ import annotations
@@ -21,13 +23,8 @@ from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, state
 class OutboxEvent(Base):
     __tablename__ = "outbox_event"
     __table_args__ = (
-        Index(
-            "ix_outbox_event_pending",
-            "id",
-            sqlite_where=text("dispatched_at IS NULL"),
-            postgresql_where=text("dispatched_at IS NULL"),
-        ),
-        Index("ix_outbox_event_account_id_txid_id", "account_id", "txid", "id"),
+        Index("ix_outbox_event_txid_id", "txid", "id"),  # the dispatcher's order
+        Index("ix_outbox_event_account_id_txid_id", "account_id", "txid", "id"),  # the feed's
         NO_ID_REUSE,
     )
 
@@ -51,11 +48,23 @@ class OutboxEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The writing transaction's id on PostgreSQL (0 on SQLite, whose writers take turns): the
     # feed's order, so an event committed after one with a larger id is never skipped
-    # (events/feed.py).
+    # (events/order.py).
     txid: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue())
-    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # A worker's claim: until then no other worker takes the row; after it, any may.
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DispatchPosition(Base):
+    """The one row saying how far dispatch has got: every event up to this (txid, id), in
+    commit order, has its deliveries. Workers take turns on it (``FOR UPDATE SKIP LOCKED``)."""
+
+    __tablename__ = "outbox_dispatch_position"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # always DISPATCH
+    txid: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+DISPATCH = "dispatch"  # the name of the one DispatchPosition row
 
 
 class DeliveryState(StrEnum):

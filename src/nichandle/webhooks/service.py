@@ -204,8 +204,8 @@ async def queue_test(
     webhook_id: int | str,
     render: Render,
 ) -> DeliveryRecord:
-    """A webhook.test event for this webhook alone: made already dispatched (no other webhook
-    or stream gets it), with one delivery to this webhook, whatever its events filter."""
+    """A webhook.test event for this webhook alone (dispatch passes it by: no other webhook or
+    stream gets it), with one delivery to this webhook, whatever its events filter."""
     webhook = await get_webhook(session, actor.account_id, dialect, webhook_id)
     account = await repository.account_by_id(session, actor.account_id)
     assert account is not None  # noqa: S101 - the actor authenticated for it
@@ -215,7 +215,6 @@ async def queue_test(
         catalogue.WEBHOOK_TEST,
         catalogue.WebhookTest(webhook_id=webhook.id, url=webhook.url),
     )
-    event.dispatched_at = utcnow()
     await session.flush()
     delivery = Delivery(
         account_id=actor.account_id,
@@ -223,7 +222,7 @@ async def queue_test(
         channel=Channel.WEBHOOK,
         webhook_id=webhook.id,
         body=delivery_text(render(event, webhook, account)),
-        next_attempt_at=event.dispatched_at,
+        next_attempt_at=utcnow(),
     )
     session.add(delivery)
     await session.flush()

@@ -1,96 +1,101 @@
 """Dispatching: an event becomes one delivery per destination that wants it.
 
-Claiming, rendering the bodies, inserting the deliveries and marking the events dispatched are
-one transaction, so an event is dispatched exactly once: a worker killed halfway leaves it
-undispatched for the next. PostgreSQL workers claim with ``FOR UPDATE SKIP LOCKED`` and never
-wait on each other; SQLite's writer transaction (BEGIN IMMEDIATE) already holds the one write
-lock, and the statement repeats the conditions, so two workers cannot both claim a row.
+Events are taken in commit order after the stored position (``events/order.py``); inserting
+their deliveries and moving the position are one transaction, so an event is dispatched exactly
+once: a worker killed halfway leaves the position where it was, for the next. Workers take turns
+on the position row: PostgreSQL workers with ``FOR UPDATE SKIP LOCKED`` (one dispatches, the
+others go on delivering), SQLite's by its one write lock (BEGIN IMMEDIATE).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.models import Account
 from nichandle.db.base import utcnow
 from nichandle.dialects.native.events import EventRead
-from nichandle.events.models import Channel, Delivery, OutboxEvent
+from nichandle.events.catalogue import CATALOGUE
+from nichandle.events.models import (
+    DISPATCH,
+    Channel,
+    Delivery,
+    DeliveryState,
+    DispatchPosition,
+    OutboxEvent,
+)
+from nichandle.events.order import Position, after, committed
 from nichandle.webhooks.models import Webhook
 from nichandle.webhooks.service import delivery_text
 from nichandle.worker.bodies import BODIES
 
-# How long an event no body can be rendered for waits before it is tried again (after a fix,
-# say); meanwhile the events after it go on.
-SET_ASIDE = timedelta(hours=1)
+logger = logging.getLogger("nichandle.worker")
 
+# Events whose deliveries are made by whoever emits them.
+PASSED_BY = frozenset(name for name, event in CATALOGUE.items() if not event.dispatched)
 
-class Unrenderable(Exception):
-    """A dialect could not render an event's body: the event is set aside, not the outbox."""
-
-    def __init__(self, event_id: int) -> None:
-        super().__init__(f"no body could be rendered for event {event_id}")
-        self.event_id = event_id
-
-
-async def set_aside(session: AsyncSession, event_id: int) -> None:
-    """Leases an event nobody holds for SET_ASIDE, so the next rounds dispatch the others."""
-    await session.execute(
-        update(OutboxEvent)
-        .where(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None))
-        .values(lease_until=utcnow() + SET_ASIDE)
-        .execution_options(synchronize_session=False)
-    )
+# Kept as a delivery's error when its body could not be rendered; such a delivery is failed at
+# once and cannot be retried (there is nothing to send).
+UNRENDERABLE = "no body could be rendered for this event"
 
 
 async def has_undispatched(session: AsyncSession) -> bool:
-    """A read first, so an idle worker never takes SQLite's write lock (partial index)."""
-    found = await session.scalar(select(OutboxEvent.id).where(*_claimable(utcnow())).limit(1))
+    """A read first, so an idle worker never takes SQLite's write lock."""
+    visible = await committed(session)
+    stored = await session.get(DispatchPosition, DISPATCH)
+    if stored is None:
+        raise RuntimeError("no dispatch position: run `nichandle db upgrade`")
+    found = await session.scalar(
+        select(OutboxEvent.id).where(after(_position(stored)), *visible).limit(1)
+    )
     return found is not None
 
 
-def _claimable(now: datetime) -> list[ColumnElement[bool]]:
-    return [
-        OutboxEvent.dispatched_at.is_(None),
-        or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until <= now),
-    ]
-
-
 async def dispatch(session: AsyncSession, *, limit: int, stream: bool) -> int:
-    """Dispatches up to ``limit`` events in id order; how many. ``stream``: each event also
-    gets a delivery to the Redis Stream."""
-    now = utcnow()
-    claimed = (
+    """Dispatches up to ``limit`` events in commit order; how many (0 also while another worker
+    holds the position). ``stream``: each event also gets a delivery to the Redis Stream."""
+    visible = await committed(session)  # its own statement, before the events are read
+    stored = await session.scalar(
+        select(DispatchPosition)
+        .where(DispatchPosition.name == DISPATCH)
+        .with_for_update(skip_locked=True)
+    )
+    if stored is None:
+        return 0  # another worker is dispatching: it holds the row
+    events = (
         await session.execute(
-            select(OutboxEvent.id, OutboxEvent.account_id)
-            .where(*_claimable(now))
-            .order_by(OutboxEvent.id)
+            select(OutboxEvent.id, OutboxEvent.account_id, OutboxEvent.txid, OutboxEvent.type)
+            .where(after(_position(stored)), *visible)
+            .order_by(OutboxEvent.txid, OutboxEvent.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
     ).all()
-    if not claimed:
+    if not events:
         return 0
-    webhooks = await _active_webhooks(session, {account_id for _id, account_id in claimed})
+    webhooks = await _active_webhooks(session, {event.account_id for event in events})
     # Only events somebody receives are read whole: most accounts have no webhook, and one
     # contact's change fans out to thousands of events (their payloads are most of the cost).
-    wanted = [id_ for id_, account_id in claimed if stream or account_id in webhooks]
+    wanted = [
+        event.id
+        for event in events
+        if event.type not in PASSED_BY and (stream or event.account_id in webhooks)
+    ]
     if wanted:
-        events = await session.scalars(
+        whole = await session.scalars(
             select(OutboxEvent).where(OutboxEvent.id.in_(wanted)).order_by(OutboxEvent.id)
         )
-        session.add_all(await _deliveries(session, list(events), webhooks, stream=stream))
-    await session.execute(
-        update(OutboxEvent)
-        .where(OutboxEvent.id.in_([id_ for id_, _account_id in claimed]))
-        .values(dispatched_at=now, lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    return len(claimed)
+        session.add_all(await _deliveries(session, list(whole), webhooks, stream=stream))
+    last = events[-1]
+    stored.txid, stored.event_id, stored.updated_at = last.txid, last.id, utcnow()
+    return len(events)
+
+
+def _position(stored: DispatchPosition) -> Position:
+    return Position(stored.txid, stored.event_id)
 
 
 async def _active_webhooks(
@@ -123,8 +128,10 @@ async def _deliveries(
             render = BODIES.get(webhook.dialect)
             try:
                 body = render(event, webhook, accounts[event.account_id]) if render else None
-            except Exception as exc:  # whatever a dialect's renderer trips on, it is this event's
-                raise Unrenderable(event.id) from exc
+            except Exception:  # whatever a renderer trips on, it is this event's: the rest go on
+                logger.exception("event %s: no %s body", event.id, webhook.dialect)
+                deliveries.append(_unrenderable(event, webhook))
+                continue
             if body is not None:
                 deliveries.append(
                     _delivery(event, Channel.WEBHOOK, delivery_text(body), webhook_id=webhook.id)
@@ -145,3 +152,11 @@ def _delivery(
         webhook_id=webhook_id,
         body=body,
     )
+
+
+def _unrenderable(event: OutboxEvent, webhook: Webhook) -> Delivery:
+    """Failed at once and on show (``outbox list --failed``, the webhook's deliveries): the
+    position must move on, and a bug in one renderer must not hold every event behind it."""
+    delivery = _delivery(event, Channel.WEBHOOK, "", webhook_id=webhook.id)
+    delivery.state, delivery.last_error = DeliveryState.FAILED, UNRENDERABLE
+    return delivery

@@ -35,18 +35,12 @@ class Worker:
         async with unit_of_work(self.db, write=False, per_statement=True) as session:
             if not await dispatch.has_undispatched(session):
                 return 0
-        try:
-            async with unit_of_work(self.db) as session:
-                return await dispatch.dispatch(
-                    session,
-                    limit=self.settings.worker_batch_size,
-                    stream=self.settings.events_redis_url is not None,
-                )
-        except dispatch.Unrenderable as failed:
-            logger.exception("%s: set aside for %s", failed, dispatch.SET_ASIDE)
-            async with unit_of_work(self.db) as session:
-                await dispatch.set_aside(session, failed.event_id)
-            return 1
+        async with unit_of_work(self.db) as session:
+            return await dispatch.dispatch(
+                session,
+                limit=self.settings.worker_batch_size,
+                stream=self.settings.events_redis_url is not None,
+            )
 
     async def deliver(self) -> int:
         async with unit_of_work(self.db, write=False, per_statement=True) as session:

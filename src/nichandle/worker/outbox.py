@@ -46,16 +46,27 @@ async def list_deliveries(
 
 async def retry(session: AsyncSession, delivery_id: int | None) -> int:
     """Puts a failed delivery (or, with None, every failed one) back to pending, due now, with
-    a new retry window; how many."""
-    query = update(Delivery).where(Delivery.state == DeliveryState.FAILED)
+    a new retry window; how many. A delivery with no body (its event could not be rendered)
+    has nothing to send and stays failed."""
+    query = update(Delivery).where(Delivery.state == DeliveryState.FAILED, Delivery.body != "")
     if delivery_id is not None:
-        found = await session.scalar(select(Delivery.state).where(Delivery.id == delivery_id))
+        found = (
+            await session.execute(
+                select(Delivery.state, Delivery.body == "").where(Delivery.id == delivery_id)
+            )
+        ).one_or_none()
         if found is None:
             raise NotFound(f"no delivery {delivery_id}", code="delivery_not_found")
-        if found is not DeliveryState.FAILED:
+        state, bodiless = found
+        if state is not DeliveryState.FAILED:
             raise Conflict(
-                f"delivery {delivery_id} is {found.value}; only failed ones are retried",
+                f"delivery {delivery_id} is {state.value}; only failed ones are retried",
                 code="delivery_not_failed",
+            )
+        if bodiless:
+            raise Conflict(
+                f"delivery {delivery_id} has no body (its event could not be rendered)",
+                code="delivery_unrenderable",
             )
         query = query.where(Delivery.id == delivery_id)
     result = await session.execute(

@@ -1,0 +1,88 @@
+"""outbox dispatch position: events are no longer marked one by one
+
+The worker used to mark every event dispatched (an UPDATE of the whole row, payload included);
+a contact's edit that fans out to 10,000 domains paid for 10,000 row rewrites right after its
+own inserts. Now one row holds how far dispatch has got, in commit order (``txid, id``: see
+nichandle/events/order.py), and an event row is never written again after its insert.
+
+The position starts just before the first event 0007's marks left undispatched (in commit order),
+else after the last event: nothing is lost. Events after that start which were already
+dispatched go out once more (delivery is at-least-once; receivers key on the event UUID).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-02 12:30:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import nichandle.db.base
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+UTC = nichandle.db.base.UTCDateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "outbox_dispatch_position",
+        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("txid", sa.BigInteger(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("updated_at", UTC, nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_outbox_dispatch_position")),
+    )
+    connection = op.get_bind()
+    first_undispatched = connection.execute(
+        sa.text(
+            "SELECT txid, id FROM outbox_event WHERE dispatched_at IS NULL "
+            "ORDER BY txid, id LIMIT 1"
+        )
+    ).first()
+    if first_undispatched is not None:
+        txid, event_id = first_undispatched[0], first_undispatched[1] - 1
+    else:
+        last = connection.execute(
+            sa.text("SELECT txid, id FROM outbox_event ORDER BY txid DESC, id DESC LIMIT 1")
+        ).first()
+        txid, event_id = (last[0], last[1]) if last is not None else (0, 0)
+    connection.execute(
+        sa.text(
+            "INSERT INTO outbox_dispatch_position (name, txid, event_id, updated_at) "
+            "VALUES ('dispatch', :txid, :event_id, CURRENT_TIMESTAMP)"
+        ),
+        {"txid": txid, "event_id": event_id},
+    )
+    op.drop_index("ix_outbox_event_pending", table_name="outbox_event")
+    op.drop_column("outbox_event", "dispatched_at")
+    op.drop_column("outbox_event", "lease_until")
+    op.create_index("ix_outbox_event_txid_id", "outbox_event", ["txid", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_outbox_event_txid_id", table_name="outbox_event")
+    op.add_column("outbox_event", sa.Column("lease_until", UTC, nullable=True))
+    op.add_column("outbox_event", sa.Column("dispatched_at", UTC, nullable=True))
+    # Everything up to the position was dispatched; the rest stays pending.
+    op.execute(
+        "UPDATE outbox_event SET dispatched_at = CURRENT_TIMESTAMP "
+        "WHERE EXISTS (SELECT 1 FROM outbox_dispatch_position AS p WHERE p.name = 'dispatch' AND "
+        "(outbox_event.txid < p.txid OR "
+        "(outbox_event.txid = p.txid AND outbox_event.id <= p.event_id)))"
+    )
+    op.create_index(
+        "ix_outbox_event_pending",
+        "outbox_event",
+        ["id"],
+        sqlite_where=sa.text("dispatched_at IS NULL"),
+        postgresql_where=sa.text("dispatched_at IS NULL"),
+    )
+    op.drop_table("outbox_dispatch_position")

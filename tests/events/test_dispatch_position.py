@@ -1,0 +1,98 @@
+"""Dispatch from a stored position (migration 0008): where an upgraded database starts, so no
+event that 0007's per-event marks left undispatched is lost."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from nichandle import write_path
+from nichandle.accounts.service import Actor
+from nichandle.contacts.service import create_contact
+from nichandle.db import migrate
+from nichandle.db.engine import Database, create_database
+from nichandle.db.session import unit_of_work
+from nichandle.events.models import DISPATCH, Delivery, DispatchPosition, OutboxEvent
+from nichandle.settings import Settings
+from nichandle.worker import dispatch
+from tests.conftest import make_team
+from tests.contacts.test_search_index import person
+from tests.fresh_database import BACKENDS, fresh_database
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with fresh_database(request.param, tmp_path) as fresh:
+        write_path.connect()  # as the app does: services write through the one write path
+        db = create_database(Settings(database_url=fresh.url))
+        try:
+            await migrate.upgrade(db)
+            yield db
+        finally:
+            await db.dispose()
+
+
+async def write_events(db: Database, count: int) -> list[OutboxEvent]:
+    team = await make_team(db)
+    actor = Actor(account_id=team.id, token_id=None, dialect="system")
+    for n in range(count):
+        async with unit_of_work(db) as session:  # a transaction each: txids differ on PostgreSQL
+            await create_contact(session, actor, person(n))
+    async with unit_of_work(db, write=False) as session:
+        return list(await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)))
+
+
+async def streamed(db: Database) -> list[int]:
+    """Dispatches everything (to the stream, so every event gets a delivery): the event ids."""
+    async with unit_of_work(db) as session:
+        await dispatch.dispatch(session, limit=100, stream=True)
+    async with unit_of_work(db, write=False) as session:
+        return list(await session.scalars(select(Delivery.event_id).order_by(Delivery.event_id)))
+
+
+async def test_upgrade_starts_before_the_first_event_left_undispatched(database: Database) -> None:
+    first, second, third = await write_events(database, 3)
+    await migrate.downgrade(database, "0007")  # all three undispatched in 0007's terms
+    async with unit_of_work(database) as session:
+        await session.execute(
+            text("UPDATE outbox_event SET dispatched_at = occurred_at WHERE id IN (:a, :c)"),
+            {"a": first.id, "c": third.id},
+        )
+    await migrate.upgrade(database)
+    async with unit_of_work(database, write=False) as session:
+        position = await session.get(DispatchPosition, DISPATCH)
+    assert position is not None
+    assert (position.txid, position.event_id) == (second.txid, second.id - 1)
+    # The second goes out, and the third again (at-least-once); the first never.
+    assert await streamed(database) == [second.id, third.id]
+
+
+async def test_upgrade_with_everything_dispatched_starts_after_the_last_event(
+    database: Database,
+) -> None:
+    *_, last = await write_events(database, 2)
+    await migrate.downgrade(database, "0007")
+    async with unit_of_work(database) as session:
+        await session.execute(text("UPDATE outbox_event SET dispatched_at = occurred_at"))
+    await migrate.upgrade(database)
+    async with unit_of_work(database, write=False) as session:
+        position = await session.get(DispatchPosition, DISPATCH)
+    assert position is not None
+    assert (position.txid, position.event_id) == (last.txid, last.id)
+    assert await streamed(database) == []
+
+
+async def test_downgrade_marks_what_the_position_passed_dispatched(database: Database) -> None:
+    events = await write_events(database, 3)
+    async with unit_of_work(database) as session:
+        await dispatch.dispatch(session, limit=2, stream=False)  # the first two
+    await migrate.downgrade(database, "0007")
+    async with unit_of_work(database, write=False) as session:
+        rows = await session.execute(
+            text("SELECT id, dispatched_at IS NOT NULL FROM outbox_event ORDER BY id")
+        )
+        marked = [(id_, bool(done)) for id_, done in rows]
+    assert marked == [(events[0].id, True), (events[1].id, True), (events[2].id, False)]
