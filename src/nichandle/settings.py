@@ -65,11 +65,13 @@ class Settings(BaseSettings):
     events_stream: str = "nichandle:events"
     events_stream_maxlen: int = 1_000_000
     # The outbox worker (docs/events.md): how long a claim holds before another worker may take
-    # the row, how long an idle worker waits before looking again, and how many rows a round
-    # claims at once.
+    # the row, how long an idle worker waits before looking again, how many deliveries a round
+    # claims at once, and how many events it dispatches (more: an event nobody receives is a
+    # read of four columns, and one registrant's edit makes 10,000).
     worker_lease_seconds: float = 60.0
     worker_poll_seconds: float = 0.5
     worker_batch_size: int = 100
+    worker_dispatch_batch_size: int = 1000
 
     @field_validator("public_url")
     @classmethod

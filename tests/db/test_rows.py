@@ -31,7 +31,8 @@ def event(account_id: int, n: int, at: datetime) -> dict[str, Any]:
         "resource_type": "contact",
         "resource_id": f"h{n}",
         "payload": payload,
-        "actor": {"kind": "system"},
+        "actor_token_id": None,
+        "actor_dialect": "system",
         "occurred_at": at,
     }
 

@@ -101,7 +101,7 @@ async def test_a_dnsimple_body_without_a_request_id_carries_the_event_uuid(
     body = dnsimple_body(event, webhook, account)
     assert body is not None
     assert body["request_identifier"] == event.uuid
-    event.actor = {"kind": "system", "dialect": "system"}
+    event.actor_token_id, event.actor_dialect = None, "system"
     body = dnsimple_body(event, webhook, account)
     assert body is not None
     assert body["actor"] == {"id": "system", "entity": "system", "pretty": "nichandle"}

@@ -325,7 +325,7 @@ async def test_an_event_no_body_can_be_made_for_fails_its_delivery_not_the_outbo
             resource_type="domain",
             resource_id="broken.example",
             payload={"domain": "broken.example", "domain_id": 1, "status": "registered"},
-            actor={"kind": "system", "dialect": "system"},
+            actor_dialect="system",
         )
         session.add(broken)
     await create_contact(client, team, email="after-broken@example.com")

@@ -38,19 +38,13 @@ async def emit_many(
     )
 
 
-def actor_of(actor: Actor) -> dict[str, Any]:
-    """Who caused an event, as stored: a token through a dialect, or nichandle itself."""
-    if actor.token_id is None:
-        return {"kind": "system", "dialect": actor.dialect}
-    return {"kind": "token", "id": actor.token_id, "dialect": actor.dialect}
-
-
 def _common(actor: Actor, event: EventType[P], now: datetime) -> dict[str, Any]:
     """What the events of one emit share (made once: a fan-out writes thousands)."""
     return {
         "account_id": actor.account_id,
         "type": event.name,
-        "actor": actor_of(actor),
+        "actor_token_id": actor.token_id,
+        "actor_dialect": actor.dialect,
         "request_id": actor.request_id,
         "occurred_at": now,
     }

@@ -38,7 +38,7 @@ class Worker:
         async with unit_of_work(self.db) as session:
             return await dispatch.dispatch(
                 session,
-                limit=self.settings.worker_batch_size,
+                limit=self.settings.worker_dispatch_batch_size,
                 stream=self.settings.events_redis_url is not None,
             )
 
