@@ -3,6 +3,7 @@ event that 0007's per-event marks left undispatched is lost."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,10 +18,13 @@ from nichandle.db.engine import Database, create_database
 from nichandle.db.session import unit_of_work
 from nichandle.events.models import DISPATCH, Delivery, DispatchPosition, OutboxEvent
 from nichandle.settings import Settings
+from nichandle.webhooks.models import Webhook, WebhookDialect
 from nichandle.worker import dispatch
-from tests.conftest import make_team
+from tests.conftest import Team, make_team
 from tests.contacts.test_search_index import person
 from tests.fresh_database import BACKENDS, fresh_database
+
+PEOPLE = itertools.count()  # distinct contacts (an identical one would be the same contact)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -35,14 +39,47 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
             await db.dispose()
 
 
-async def write_events(db: Database, count: int) -> list[OutboxEvent]:
-    team = await make_team(db)
+async def write_events(db: Database, count: int, team: Team | None = None) -> list[OutboxEvent]:
+    """``count`` contact.created events of ``team`` (a new one without); every event so far."""
+    team = team or await make_team(db)
     actor = Actor(account_id=team.id, token_id=None, dialect="system")
-    for n in range(count):
+    for _ in range(count):
         async with unit_of_work(db) as session:  # a transaction each: txids differ on PostgreSQL
-            await create_contact(session, actor, person(n))
+            await create_contact(session, actor, person(next(PEOPLE)))
     async with unit_of_work(db, write=False) as session:
         return list(await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)))
+
+
+async def test_events_nobody_receives_are_passed_by_in_the_same_round(database: Database) -> None:
+    listened, unheard = await make_team(database), await make_team(database)
+    async with unit_of_work(database) as session:
+        session.add(
+            Webhook(
+                account_id=listened.id,
+                dialect=WebhookDialect.NATIVE,
+                url="https://hooks.example.com/nichandle",
+                secret="whsec_" + "A" * 43,
+            )
+        )
+    for team in (unheard, listened, unheard, listened, listened, unheard):
+        await write_events(database, 1, team)
+    events = await write_events(database, 0, unheard)
+    heard = [event.id for event in events if event.account_id == listened.id]
+
+    async def round_(limit: int) -> tuple[int, list[int], tuple[int, int]]:
+        async with unit_of_work(database) as session:
+            handed_on = await dispatch.dispatch(session, limit=limit, stream=False)
+        async with unit_of_work(database, write=False) as session:
+            ids = await session.scalars(select(Delivery.event_id).order_by(Delivery.event_id))
+            position = await session.get(DispatchPosition, DISPATCH)
+            assert position is not None
+            return handed_on, list(ids), (position.txid, position.event_id)
+
+    # A full batch of two: the position stops at the second heard event.
+    assert await round_(2) == (2, heard[:2], (events[3].txid, events[3].id))
+    # Fewer than a batch: past every visible event, the unheard last one included.
+    assert await round_(2) == (1, heard, (events[-1].txid, events[-1].id))
+    assert await round_(2) == (0, heard, (events[-1].txid, events[-1].id))
 
 
 async def streamed(db: Database) -> list[int]:
@@ -88,7 +125,7 @@ async def test_upgrade_with_everything_dispatched_starts_after_the_last_event(
 async def test_downgrade_marks_what_the_position_passed_dispatched(database: Database) -> None:
     events = await write_events(database, 3)
     async with unit_of_work(database) as session:
-        await dispatch.dispatch(session, limit=2, stream=False)  # the first two
+        await dispatch.dispatch(session, limit=2, stream=True)  # the first two
     await migrate.downgrade(database, "0007")
     async with unit_of_work(database, write=False) as session:
         rows = await session.execute(

@@ -139,7 +139,7 @@ async def test_two_workers_share_a_burst_and_deliver_each_event_once(
     webhook = await make_webhook(team, receiver.url())
     receiver.delay = 0.005  # a batch takes a moment, so the other worker claims the next one
     await burst(client, team, 300)
-    small = settings.model_copy(update={"worker_batch_size": 10})
+    small = settings.model_copy(update={"worker_batch_size": 10, "worker_dispatch_batch_size": 10})
     handled = [0, 0]
 
     async def work(index: int) -> None:

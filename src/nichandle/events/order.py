@@ -42,7 +42,7 @@ _HORIZON = text(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Position:
     """Where a reader is: after the event with this (txid, id)."""
 
