@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import DBAPIError
 
 from nichandle import write_path
 from nichandle.accounts.service import Actor
@@ -133,3 +134,32 @@ async def test_downgrade_marks_what_the_position_passed_dispatched(database: Dat
         )
         marked = [(id_, bool(done)) for id_, done in rows]
     assert marked == [(events[0].id, True), (events[1].id, True), (events[2].id, False)]
+
+
+async def test_a_webhook_deleted_during_dispatch_waits_for_its_deliveries(
+    database: Database,
+) -> None:
+    """Otherwise the deliveries' insert fails on the foreign key, and the round with it."""
+    if database.is_sqlite:
+        pytest.skip("SQLite's one writer: a delete cannot come between dispatch's read and insert")
+    team = await make_team(database)
+    async with unit_of_work(database) as session:
+        webhook = Webhook(
+            account_id=team.id,
+            dialect=WebhookDialect.NATIVE,
+            url="https://hooks.example.com/nichandle",
+            secret="whsec_" + "A" * 43,
+        )
+        session.add(webhook)
+    await write_events(database, 1, team)
+
+    async def delete_webhook() -> None:
+        async with unit_of_work(database) as deleting:
+            await deleting.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            await deleting.execute(delete(Webhook).where(Webhook.id == webhook.id))
+
+    async with unit_of_work(database) as dispatching:
+        assert await dispatch.dispatch(dispatching, limit=10, stream=False) == 1
+        with pytest.raises(DBAPIError, match="lock timeout"):
+            await delete_webhook()
+    await delete_webhook()  # once the deliveries are in, it goes

@@ -107,10 +107,15 @@ def _position(stored: DispatchPosition) -> Position:
 
 
 async def _active_webhooks(session: AsyncSession) -> dict[int, list[Webhook]]:
-    """Every active webhook, by account (a small table, read once a round)."""
+    """Every active webhook, by account (a small table, read once a round). Key-share locked
+    until the deliveries are in: a webhook deleted meanwhile would fail their insert (its
+    foreign key) and the round; its DELETE waits for this transaction instead."""
     webhooks: dict[int, list[Webhook]] = defaultdict(list)
     for webhook in await session.scalars(
-        select(Webhook).where(Webhook.is_active).order_by(Webhook.id)
+        select(Webhook)
+        .where(Webhook.is_active)
+        .order_by(Webhook.id)
+        .with_for_update(read=True, key_share=True)
     ):
         webhooks[webhook.account_id].append(webhook)
     return webhooks
