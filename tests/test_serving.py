@@ -116,6 +116,11 @@ async def _until(condition: Callable[[], bool], seconds: float = 30) -> None:
     raise TimeoutError(f"{condition} still false after {seconds} s")
 
 
+def _started(server: LiveServer) -> int:
+    """How many workers have begun taking connections (each says so once in the log)."""
+    return server.logs().count("Taking connections.")
+
+
 @asynccontextmanager
 async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, SplitResult]]:
     async with (
@@ -123,7 +128,7 @@ async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, SplitRe
         running_server(database.url, tmp_path, NICHANDLE_WORKERS="2") as server,
     ):
         address = urlsplit(server.base_url)
-        await _until(lambda: len(_workers(server.pid)) == 2)
+        await _until(lambda: _started(server) == 2)
         # The health checks' connections closed on the server's side too, so each worker's
         # count of open connections is back at zero. A busy machine closes them late, and one
         # the supervisor handed to a worker still starting is in no worker's file table yet:
@@ -174,7 +179,8 @@ async def test_a_worker_that_dies_is_replaced_and_no_connection_is_lost(tmp_path
         # Connections keep being answered while the worker is replaced.
         for _ in range(10):
             (await _open_many(address, 1))[0].close()
-        await _until(lambda: len(set(_workers(server.pid)) - {survivor}) == 1)
+        await _until(lambda: _started(server) == 3)
+        assert len(set(_workers(server.pid)) - {survivor}) == 1
         await _until(lambda: not any(_client_ports_per_worker(server.pid, port).values()))
         writers = await _open_many(address, CONNECTIONS)
         held = _client_ports_per_worker(server.pid, port)

@@ -10,7 +10,10 @@ concurrency 32 (bench/README.md, fourth pass), as it would behind a proxy keepin
 connections open. So this process accepts every connection itself and hands it, as a file
 descriptor over a Unix socket, to the worker with the fewest open connections (least
 connections, as a proxy balances); each worker counts the connections it has closed in memory
-the supervisor reads.
+the supervisor reads. A worker still starting gets connections only when no started one takes
+them, and is not pinged: its health-check answers come once it has imported the app, and a
+worker killed for a late answer takes the connections queued for it along (a loaded CI machine,
+replacing a dead worker, reset one that way).
 """
 
 from __future__ import annotations
@@ -45,14 +48,23 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Shared:
+    """Memory the workers write and the supervisor reads, one slot per worker."""
+
+    def __init__(self, workers: int) -> None:
+        self.closed: Any = RawArray("q", workers)  # connections closed
+        self.ready: Any = RawArray("b", workers)  # 1 once it takes connections
+
+
 class _HandedConnectionsServer(uvicorn.Server):
     """A uvicorn server that listens on nothing: it serves the connections that arrive as file
-    descriptors on ``sockets[0]`` (a Unix socket from the supervisor), and counts those it
-    closes in ``closed[index]``."""
+    descriptors on ``sockets[0]`` (a Unix socket from the supervisor), sets ``ready[index]``
+    once it takes them, and counts those it closes in ``closed[index]``."""
 
-    def __init__(self, config: uvicorn.Config, closed: Any, index: int) -> None:
+    def __init__(self, config: uvicorn.Config, shared: _Shared, index: int) -> None:
         super().__init__(config)
-        self.closed = closed
+        self.closed = shared.closed
+        self.ready = shared.ready
         self.index = index
         self.handing: set[asyncio.Task[Any]] = set()  # held until done, as asyncio asks
 
@@ -64,6 +76,8 @@ class _HandedConnectionsServer(uvicorn.Server):
         channel.setblocking(False)
         loop = asyncio.get_running_loop()
         loop.add_reader(channel.fileno(), self._take_connections, channel, loop)
+        self.ready[self.index] = 1
+        logger.info("Taking connections.")
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if sockets:
@@ -106,16 +120,16 @@ class _Worker(Process):
     """A uvicorn worker process whose one "socket" is its end of a Unix socket pair."""
 
     def __init__(
-        self, config: uvicorn.Config, channel: socket.socket, closed: Any, index: int
+        self, config: uvicorn.Config, channel: socket.socket, shared: _Shared, index: int
     ) -> None:
-        self.closed = closed
+        self.shared = shared
         self.index = index
         super().__init__(config, [channel])
 
     @property
     def server(self) -> uvicorn.Server:
         if self._server is None:
-            self._server = _HandedConnectionsServer(self.config, self.closed, self.index)
+            self._server = _HandedConnectionsServer(self.config, self.shared, self.index)
         return self._server
 
 
@@ -128,7 +142,7 @@ class Workers:
         self.config = config
         # Bound before the first worker starts, so a port already taken fails at once.
         self.listener = listening_socket(config.host, config.port)
-        self.closed: Any = RawArray("q", config.workers)  # written by each worker, read here
+        self.shared = _Shared(config.workers)
         self.handed = [0] * config.workers  # connections given to each worker
         self.channels: list[socket.socket] = []
         self.processes: list[_Worker] = []
@@ -138,8 +152,8 @@ class Workers:
     def _start(self, index: int) -> tuple[_Worker, socket.socket]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.settimeout(HAND_OVER_TIMEOUT_SECONDS)
-        self.closed[index] = self.handed[index] = 0
-        process = _Worker(self.config, theirs, self.closed, index)
+        self.shared.closed[index] = self.shared.ready[index] = self.handed[index] = 0
+        process = _Worker(self.config, theirs, self.shared, index)
         process.start()
         theirs.close()  # the worker has its copy; when it dies, handing over fails at once
         return process, ours
@@ -165,13 +179,16 @@ class Workers:
             process.join()
 
     def _open(self, index: int) -> int:
-        return self.handed[index] - int(self.closed[index])
+        return self.handed[index] - int(self.shared.closed[index])
 
     def _least_busy(self) -> list[int]:
-        """Worker indexes, fewest open connections first; ties in turn."""
+        """Worker indexes, started ones first, then fewest open connections; ties in turn."""
         count = len(self.handed)
         offset = sum(self.handed)
-        return sorted(range(count), key=lambda i: (self._open(i), (i - offset) % count))
+        ready = self.shared.ready
+        return sorted(
+            range(count), key=lambda i: (not ready[i], self._open(i), (i - offset) % count)
+        )
 
     def _dispatch(self) -> None:
         self.listener.settimeout(0.5)
@@ -200,7 +217,11 @@ class Workers:
 
     def _replace_dead(self) -> None:
         for index, process in enumerate(self.processes):
-            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+            if self.shared.ready[index]:
+                alive = process.is_alive(timeout=self.config.timeout_worker_healthcheck)
+            else:
+                alive = process.process.is_alive()
+            if alive:
                 continue
             process.kill()
             process.join()
