@@ -33,6 +33,7 @@ from bench.outbox import measure_outbox
 from bench.scenarios import Scenario, build, duplicate_bodies
 from bench.seed import (
     BENCH_DIR,
+    DEFAULT_POSTGRES,
     BenchAccount,
     Samples,
     analyze,
@@ -55,7 +56,6 @@ from bench.seed import (
 )
 
 RESULTS = BENCH_DIR / "results"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Without the bulk import, contacts are created over the API: slow, so only small sizes.
 API_SEEDING_LIMIT = 20_000
 # The ceiling replays the SQL of this many of a scenario's requests (all of the search terms).

@@ -31,6 +31,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 DOMAIN_PREFIX = "bench-"
 PROPAGATION_PREFIX = "fanout-"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def nichandle_command(*args: str) -> list[str]:
