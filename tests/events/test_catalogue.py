@@ -3,13 +3,16 @@ type's keys and whose resource follows from the payload, written in the change's
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from uuid import RFC_4122, UUID
+
 import httpx
 from sqlalchemy import select
 
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.events.catalogue import CATALOGUE, Resource
-from nichandle.events.models import OutboxEvent
+from nichandle.events.models import OutboxEvent, event_uuid
 from tests.conftest import Team, create_contact
 from tests.dialects.native.helpers import contact_url
 
@@ -63,3 +66,17 @@ async def test_every_write_emits_typed_events(
         "common_name": "typed.example",
         "contact": owner["handle"],
     }
+
+
+def test_an_event_uuid_is_its_time_and_id_laid_out_as_a_uuidv7_with_version_8() -> None:
+    moment = datetime(2026, 12, 2, 15, 30, 1, 234567, tzinfo=UTC)
+    derived = UUID(event_uuid(moment, 4_000_000_123))
+    assert (derived.version, derived.variant) == (8, RFC_4122)
+    milliseconds = int(moment.timestamp()) * 1000 + 234
+    assert derived.int >> 80 == milliseconds
+    assert derived.int >> 64 & 0xFFF == 567  # the microseconds within the millisecond
+    assert derived.int & (2**62 - 1) == 4_000_000_123
+    # Stable, and apart for the next id or the next microsecond.
+    assert event_uuid(moment, 4_000_000_123) == str(derived)
+    assert event_uuid(moment, 4_000_000_124) != str(derived)
+    assert event_uuid(moment + timedelta(microseconds=1), 4_000_000_123) != str(derived)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
+from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import delete, select, text
@@ -134,6 +135,29 @@ async def test_downgrade_marks_what_the_position_passed_dispatched(database: Dat
         )
         marked = [(id_, bool(done)) for id_, done in rows]
     assert marked == [(events[0].id, True), (events[1].id, True), (events[2].id, False)]
+
+
+async def test_uuids_published_before_0008_are_kept_and_later_ones_written_down_on_downgrade(
+    database: Database,
+) -> None:
+    (derived,) = await write_events(database, 1)
+    assert derived.stored_uuid is None
+    await migrate.downgrade(database, "0007")  # 0007 stores every UUID: the derived one too
+    async with unit_of_work(database) as session:
+        stored = await session.scalar(text("SELECT uuid FROM outbox_event"))
+        assert stored == derived.uuid
+        # As 0007 made them: random, for an event written before the upgrade.
+        await session.execute(text("UPDATE outbox_event SET uuid = :u"), {"u": str(uuid4())})
+        published = await session.scalar(text("SELECT uuid FROM outbox_event"))
+    await migrate.upgrade(database)
+    later = (await write_events(database, 1))[-1]
+    async with unit_of_work(database, write=False) as session:
+        kept = await session.get(OutboxEvent, derived.id)
+    assert kept is not None
+    assert (kept.uuid, kept.stored_uuid) == (published, published)
+    assert later.stored_uuid is None
+    assert UUID(later.uuid).version == 8
+    assert later.uuid != kept.uuid
 
 
 async def test_a_webhook_deleted_during_dispatch_waits_for_its_deliveries(

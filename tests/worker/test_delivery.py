@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from datetime import timedelta
 
 import httpx
@@ -319,7 +318,6 @@ async def test_an_event_no_body_can_be_made_for_fails_its_delivery_not_the_outbo
     # A domain event without its settings (a malformed payload): DNSimple's body needs them.
     async with unit_of_work(db) as session:
         broken = OutboxEvent(
-            uuid=str(uuid.uuid4()),
             account_id=team.id,
             type="domain.created",
             resource_type="domain",

@@ -27,7 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nichandle.accounts.service import Actor
 from nichandle.db.base import utcnow
 from nichandle.events import catalogue
-from nichandle.events.models import Channel, Delivery, DeliveryState, OutboxEvent
+from nichandle.events.models import (
+    IDENTITY_ONLY,
+    Channel,
+    Delivery,
+    DeliveryState,
+    OutboxEvent,
+)
 from nichandle.events.service import emit
 from nichandle.webhooks.models import Webhook
 
@@ -128,11 +134,11 @@ async def claim(session: AsyncSession, *, limit: int, lease: timedelta) -> list[
     if not rows:
         return []
     events = {
-        row.id: row
-        for row in await session.execute(
-            select(OutboxEvent.id, OutboxEvent.uuid, OutboxEvent.type).where(
-                OutboxEvent.id.in_({row.event_id for row in rows})
-            )
+        event.id: event
+        for event in await session.scalars(
+            select(OutboxEvent)
+            .options(IDENTITY_ONLY)
+            .where(OutboxEvent.id.in_({row.event_id for row in rows}))
         )
     }
     webhook_ids = {row.webhook_id for row in rows if row.webhook_id is not None}

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.db.base import utcnow
 from nichandle.errors import Conflict, NotFound
-from nichandle.events.models import Delivery, DeliveryState, OutboxEvent
+from nichandle.events.models import IDENTITY_ONLY, Delivery, DeliveryState, OutboxEvent
 
 
 async def list_deliveries(
@@ -18,8 +18,9 @@ async def list_deliveries(
 ) -> Sequence[dict[str, Any]]:
     """The newest deliveries (failed ones only, with ``failed_only``), newest first."""
     query = (
-        select(Delivery, OutboxEvent.uuid, OutboxEvent.type)
+        select(Delivery, OutboxEvent)
         .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+        .options(IDENTITY_ONLY)
         .order_by(Delivery.id.desc())
         .limit(limit)
     )
@@ -29,8 +30,8 @@ async def list_deliveries(
         {
             "id": delivery.id,
             "account_id": delivery.account_id,
-            "event": uuid,
-            "type": type_,
+            "event": event.uuid,
+            "type": event.type,
             "channel": delivery.channel.value,
             "webhook_id": delivery.webhook_id,
             "state": delivery.state.value,
@@ -40,7 +41,7 @@ async def list_deliveries(
             "last_status": delivery.last_status,
             "last_error": delivery.last_error,
         }
-        for delivery, uuid, type_ in await session.execute(query)
+        for delivery, event in await session.execute(query)
     ]
 
 

@@ -216,9 +216,12 @@ async def test_test_queues_one_delivery_for_this_webhook_alone(
 
     async with unit_of_work(db, write=False) as session:
         event = await session.scalar(
-            select(OutboxEvent).where(OutboxEvent.uuid == queued["event"]["id"])
+            select(OutboxEvent).where(
+                OutboxEvent.type == "webhook.test", OutboxEvent.resource_id == str(webhook["id"])
+            )
         )
         assert event is not None
+        assert event.uuid == queued["event"]["id"]
         assert event.payload == {"webhook_id": webhook["id"], "url": RECEIVER}
         deliveries = list(
             await session.scalars(select(Delivery).where(Delivery.event_id == event.id))

@@ -24,11 +24,13 @@ Create Date: 2026-12-08 10:00:00.000000
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 import sqlalchemy as sa
 from alembic import op
+
+from nichandle.db.sqlite_tables import rebuild_table
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -73,7 +75,7 @@ def upgrade() -> None:
             op.create_check_constraint(op.f(name), table, sa.text(condition))
         return
     for table, references in ID_TABLES.items():
-        _rebuild(table, partial(_with_autoincrement, table=table, check=CHECKS.get(table)))
+        rebuild_table(table, partial(_with_autoincrement, table=table, check=CHECKS.get(table)))
         _start_sequence_above(table, references)
 
 
@@ -83,45 +85,7 @@ def downgrade() -> None:
             op.drop_constraint(op.f(name), table, type_="check")
         return
     for table in ID_TABLES:
-        _rebuild(table, partial(_without_autoincrement, table=table, check=CHECKS.get(table)))
-
-
-def _rebuild(table: str, rewrite: Callable[[str], str]) -> None:
-    """Recreates ``table`` from its stored CREATE statement as ``rewrite`` changes it, with its
-    rows, indexes and triggers (SQLite's generalized ALTER TABLE procedure). Table and column
-    names come from the schema itself, never from input."""
-    bind = op.get_bind()
-    create = bind.execute(
-        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
-        {"name": table},
-    ).scalar_one()
-    # Indexes of UNIQUE constraints have no SQL: they come back with the table.
-    dependents = list(
-        bind.execute(
-            sa.text(
-                "SELECT sql FROM sqlite_master WHERE tbl_name = :name "
-                "AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name"
-            ),
-            {"name": table},
-        ).scalars()
-    )
-    # Generated columns (hidden 2 and 3) are computed again, not copied.
-    columns = ", ".join(
-        f'"{row.name}"'
-        for row in bind.execute(sa.text(f'PRAGMA table_xinfo("{table}")'))
-        if row.hidden == 0
-    )
-    new = f"_new_{table}"
-    new_create, count = re.subn(
-        rf"^CREATE TABLE \"?{table}\"? \(", f'CREATE TABLE "{new}" (', rewrite(create)
-    )
-    assert count == 1, create  # noqa: S101 - the statement 0001-0005 wrote
-    op.execute(new_create)
-    op.execute(f'INSERT INTO "{new}" ({columns}) SELECT {columns} FROM "{table}"')  # noqa: S608
-    op.execute(f'DROP TABLE "{table}"')
-    op.execute(f'ALTER TABLE "{new}" RENAME TO "{table}"')
-    for statement in dependents:
-        op.execute(statement)
+        rebuild_table(table, partial(_without_autoincrement, table=table, check=CHECKS.get(table)))
 
 
 def _primary_key(table: str) -> str:

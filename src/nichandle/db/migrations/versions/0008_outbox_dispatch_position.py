@@ -12,8 +12,10 @@ else after the last event: nothing is lost. Events after that start which were a
 dispatched go out once more (delivery is at-least-once; receivers key on the event UUID).
 
 The actor becomes two narrow columns instead of a JSON document per row (``OutboxEvent.actor``
-builds the document), and on PostgreSQL the UUID becomes PostgreSQL's own 16-byte type: a
-``domain.contacts_changed`` row goes from 376 to 299 bytes (192 before 0007; bench/README.md).
+builds the document). New events store no UUID: it is derived from the row
+(``events.models.event_uuid``); those written before keep theirs, as published, in a column now
+nullable, of PostgreSQL's own 16-byte type there. A ``domain.contacts_changed`` row goes from
+376 to 283 bytes (192 before 0007; bench/README.md).
 
 Revision ID: 0008
 Revises: 0007
@@ -23,12 +25,15 @@ Create Date: 2026-12-02 12:30:00.000000
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import nichandle.db.base
+from nichandle.db.sqlite_tables import rebuild_table
+from nichandle.events.models import event_uuid
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -37,6 +42,10 @@ depends_on: str | Sequence[str] | None = None
 
 UTC = nichandle.db.base.UTCDateTime(timezone=True)
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+
+# The uuid column on SQLite, as 0007 added it (ALTER TABLE keeps the clause's text) and from here.
+UUID_0007 = "uuid VARCHAR(36) DEFAULT '' NOT NULL"
+UUID_0008 = "uuid VARCHAR(36)"
 
 ACTOR_COLUMNS = {
     "postgresql": "actor_token_id = (actor->>'id')::integer, actor_dialect = actor->>'dialect'",
@@ -101,19 +110,37 @@ def upgrade() -> None:
     if dialect == "postgresql":
         op.execute(
             "ALTER TABLE outbox_event ALTER COLUMN uuid DROP DEFAULT, "
-            "ALTER COLUMN uuid TYPE uuid USING uuid::uuid, "
-            "ALTER COLUMN uuid SET DEFAULT gen_random_uuid()"
+            "ALTER COLUMN uuid DROP NOT NULL, "
+            "ALTER COLUMN uuid TYPE uuid USING uuid::uuid"
         )
+    else:
+        rebuild_table("outbox_event", partial(_replace, UUID_0007, UUID_0008))
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
+    connection = op.get_bind()
+    dialect = connection.dialect.name
+    # 0007 stores every UUID: the derived ones are written down, as they were published.
+    derived = [
+        {"id": row.id, "uuid": event_uuid(row.occurred_at, row.id)}
+        for row in connection.execute(
+            sa.text("SELECT id, occurred_at FROM outbox_event WHERE uuid IS NULL").columns(
+                occurred_at=UTC
+            )
+        )
+    ]
     if dialect == "postgresql":
         op.execute(
-            "ALTER TABLE outbox_event ALTER COLUMN uuid DROP DEFAULT, "
-            "ALTER COLUMN uuid TYPE varchar(36) USING uuid::text, "
+            "ALTER TABLE outbox_event ALTER COLUMN uuid TYPE varchar(36) USING uuid::text, "
             "ALTER COLUMN uuid SET DEFAULT (gen_random_uuid()::text)"
         )
+    if derived:
+        connection.execute(sa.text("UPDATE outbox_event SET uuid = :uuid WHERE id = :id"), derived)
+    if dialect == "postgresql":
+        op.execute("ALTER TABLE outbox_event ALTER COLUMN uuid SET NOT NULL")
+    else:
+        rebuild_table("outbox_event", partial(_replace, UUID_0008, UUID_0007))
+
     op.add_column(
         "outbox_event",
         sa.Column("actor", JSON, nullable=False, server_default=sa.text('\'{"kind": "unknown"}\'')),
@@ -139,3 +166,10 @@ def downgrade() -> None:
         postgresql_where=sa.text("dispatched_at IS NULL"),
     )
     op.drop_table("outbox_dispatch_position")
+
+
+def _replace(old: str, new: str, create: str) -> str:
+    """The table's CREATE statement with one column's definition replaced."""
+    replaced = create.replace(old, new)
+    assert replaced.count(new) == 1, create  # noqa: S101 - the statement 0007 wrote
+    return replaced
