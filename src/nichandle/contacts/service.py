@@ -348,6 +348,11 @@ async def list_contacts(
     return Page(items=items, total=total, request=request)
 
 
+async def count_contacts(session: AsyncSession, account_id: int) -> int:
+    """How many contacts the account has (kept by the database: the same cost at any size)."""
+    return await repository.count(session, account_id)
+
+
 async def would_cycle(session: AsyncSession, contact: Contact, parent: Contact) -> bool:
     current: int | None = parent.id
     for _ in range(MAX_PARENT_DEPTH):

@@ -487,3 +487,14 @@ async def domains_using(
     )
     used = [(name, role_names) for _id, name, role_names in found]
     return DomainsUsing(domains=used[:limit], more=len(used) > limit)
+
+
+async def domain_counts(
+    session: AsyncSession, account_id: int, found: Sequence[Contact]
+) -> dict[int, int]:
+    """Contact id -> how many domains use the contact in some role, the default fallback
+    included (a contact list's column)."""
+    default_id = next((c.id for c in found if c.is_default), None)
+    return await repository.domain_counts(
+        session, account_id, [c.id for c in found], default_id=default_id
+    )

@@ -47,6 +47,7 @@ async def record_contact_changes(
                 "handle": change.handle,
                 "action": change.action,
                 "actor_token_id": actor.token_id,
+                "actor_user_id": actor.user_id,
                 "dialect": actor.dialect,
                 "created_at": now,
                 "before": change.before,
@@ -89,6 +90,7 @@ def record_role_change(
             before_handle=before_handle,
             after_handle=after_handle,
             actor_token_id=actor.token_id,
+            actor_user_id=actor.user_id,
             dialect=actor.dialect,
         )
     )
