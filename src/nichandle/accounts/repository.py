@@ -162,11 +162,11 @@ async def token_names(session: AsyncSession, token_ids: Sequence[int]) -> dict[i
     if not token_ids:
         return {}
     query = select(ApiToken.id, ApiToken.name).where(ApiToken.id.in_(token_ids))
-    return dict((await session.execute(query)).tuples().all())
+    return dict((await session.execute(query)).all())
 
 
 async def user_emails(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, str]:
     if not user_ids:
         return {}
     query = select(User.id, User.email).where(User.id.in_(user_ids))
-    return dict((await session.execute(query)).tuples().all())
+    return dict((await session.execute(query)).all())

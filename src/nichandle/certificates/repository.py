@@ -67,4 +67,4 @@ async def counts_by_contact(
         .where(Certificate.account_id == account_id, Certificate.contact_id.in_(contact_ids))
         .group_by(Certificate.contact_id)
     )
-    return dict((await session.execute(query)).tuples().all())
+    return dict((await session.execute(query)).all())

@@ -292,7 +292,7 @@ async def domain_counts(
         .where(DomainContact.account_id == account_id, DomainContact.contact_id.in_(contact_ids))
         .group_by(DomainContact.contact_id)
     )
-    counts: dict[int, int] = dict((await session.execute(query)).tuples().all())
+    counts: dict[int, int] = dict((await session.execute(query)).all())
     if default_id is not None and default_id in contact_ids:
         held = select(func.count()).where(DomainContact.domain_id == Domain.id).scalar_subquery()
         names_it = (
