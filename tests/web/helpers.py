@@ -11,8 +11,11 @@ from nichandle.accounts import service as accounts
 from nichandle.accounts import sessions
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
+from tests.test_live_server import LiveServer
 
 PASSWORD = "correct horse battery staple"
+# The user `nichandle serve` makes on a fresh database (cli._bootstrap).
+FIRST_USER = "admin@nichandle.test"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -44,3 +47,11 @@ async def sign_in(http: httpx.AsyncClient, email: str, password: str = PASSWORD)
     page = await http.get("/ui/contacts")
     assert page.status_code == 200
     return csrf_of(page.text)
+
+
+def first_credentials(live: LiveServer) -> tuple[str, str]:
+    """The API token and the first user's password `serve` printed for the fresh database."""
+    lines = live.stdout.read_text().splitlines()
+    token = lines[lines.index(next(x for x in lines if "first API token" in x)) + 1]
+    password = lines[lines.index(next(x for x in lines if "Web UI: sign in" in x)) + 1]
+    return token.strip(), password.strip()

@@ -15,20 +15,11 @@ from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from tests.conftest import contact_payload
 from tests.test_live_server import LiveServer, module_database, module_server
-from tests.web.browser import DESKTOP, PHONE, SCREENSHOTS, browser  # noqa: F401 - fixture
+from tests.web.conftest import DESKTOP, PHONE, SCREENSHOTS
+from tests.web.helpers import FIRST_USER, first_credentials
 
 server = module_server("web-e2e")
 db = module_database()
-
-FIRST_USER = "admin@nichandle.test"
-
-
-def first_credentials(live: LiveServer) -> tuple[str, str]:
-    """The API token and the first user's password `serve` printed for the fresh database."""
-    lines = live.stdout.read_text().splitlines()
-    token = lines[lines.index(next(x for x in lines if "first API token" in x)) + 1]
-    password = lines[lines.index(next(x for x in lines if "Web UI: sign in" in x)) + 1]
-    return token.strip(), password.strip()
 
 
 async def shoot(page: Page, name: str) -> None:
@@ -74,7 +65,7 @@ async def fill_contact(page: Page, **fields: str) -> None:
 async def test_the_whole_flow_in_a_browser(
     server: LiveServer,
     db: Database,
-    browser: Browser,  # noqa: F811 - the fixture
+    browser: Browser,
 ) -> None:
     token, password = first_credentials(server)
     context = await browser.new_context(viewport=DESKTOP, base_url=server.base_url)
