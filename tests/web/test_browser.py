@@ -22,7 +22,15 @@ server = module_server("web-e2e")
 db = module_database()
 
 
+UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+    .map(e => e.name || e.id)"""
+
+
 async def shoot(page: Page, name: str) -> None:
+    """Screenshots at desktop and phone width, checking on the way that every input has a
+    label and that nothing is wider than a 390 px screen."""
+    assert await page.evaluate(UNLABELLED) == [], f"{name}: inputs without a label"
     SCREENSHOTS.mkdir(exist_ok=True)
     await page.set_viewport_size(DESKTOP)
     await page.screenshot(path=SCREENSHOTS / f"{name}-desktop.png", full_page=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from nichandle import clock
 from nichandle.app import create_app
 from nichandle.settings import Settings
 from tests.conftest import Team, create_contact, make_team, us_contact_payload
@@ -125,6 +127,20 @@ async def test_a_tampered_or_signed_out_cookie_is_not_accepted(
     replay = await client.get("/ui/contacts")
     assert replay.status_code == 303
     assert replay.headers["location"].endswith("/ui/sign-in")
+
+
+async def test_a_session_expires_after_its_hours(
+    client: httpx.AsyncClient, team: Team, db: object, settings: Settings
+) -> None:
+    email = await make_user(db, team.slug)  # type: ignore[arg-type]
+    with clock.use(clock.FrozenClock(datetime.now(UTC))) as frozen:
+        await sign_in(client, email)
+        frozen.advance(timedelta(hours=settings.web_session_hours) - timedelta(seconds=1))
+        assert (await client.get("/ui/contacts")).status_code == 200
+        frozen.advance(timedelta(seconds=1))
+        expired = await client.get("/ui/contacts")
+    assert expired.status_code == 303
+    assert expired.headers["location"].endswith("/ui/sign-in")
 
 
 async def test_a_post_without_the_csrf_token_is_refused_and_writes_nothing(

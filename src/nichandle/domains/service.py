@@ -306,10 +306,11 @@ async def update_domain(
     name: str,
     changes: Mapping[str, Any],
     *,
-    contacts_by_role: Mapping[str, str] | None = None,
+    contacts_by_role: Mapping[str, str | None] | None = None,
     reset_roles: bool = False,
 ) -> DomainView:
-    """Changes settings, and the roles given (``reset_roles``: every role back to the default)."""
+    """Changes settings, and the roles given (a handle, or None: back to the default;
+    ``reset_roles``: every role back to the default)."""
     domain = await get_domain_model(session, actor.account_id, name, lock=True)
     was_locked = domain.locked
     errors = ErrorCollector()

@@ -106,7 +106,7 @@ async def change_role(
     if role not in ROLES:
         raise FieldErrors.single("role", "invalid", f"must be one of {', '.join(ROLES)}")
     try:
-        await domains.update_domain(session, web.actor, name, {}, contacts_by_role={role: handle})  # type: ignore[dict-item]
+        await domains.update_domain(session, web.actor, name, {}, contacts_by_role={role: handle})
     except FieldErrors as exc:
         return await _domain_page(request, web, session, name, errors=exc.messages(), status=422)
     return redirect(request, f"/domains/{name}", saved=role)
