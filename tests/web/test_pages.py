@@ -229,6 +229,46 @@ async def test_edit_keeps_identity_fields_and_history_names_the_user(
     assert 'id="e-email"' in invalid.text
 
 
+async def test_the_list_searches_sorts_and_pages_by_the_native_rules(
+    client: httpx.AsyncClient, team: Team, signed_in: str
+) -> None:
+    for n in range(26):
+        await create_contact(client, team, email=f"p{n:02d}@example.com", last_name=f"Zed{n:02d}")
+    await create_contact(client, team, email="needle@example.com", last_name="Aardvark")
+    first = await client.get("/ui/contacts?sort=-email")
+    emails = re.findall(r'<td data-label="Email">([^<]+)</td>', first.text)
+    assert len(emails) == 25
+    assert emails == sorted(emails, reverse=True)
+    assert "Page 1 of 2" in first.text
+    second = await client.get("/ui/contacts?sort=-email&page=2")
+    assert len(re.findall(r'<td data-label="Email">', second.text)) == 2
+    found = await client.get("/ui/contacts?query=needle")
+    assert re.findall(r'<td data-label="Email">([^<]+)</td>', found.text) == ["needle@example.com"]
+    assert "1 contact matching" in found.text
+    bad = await client.get("/ui/contacts?page=0")
+    assert bad.status_code == 422
+
+
+async def test_a_new_contact_replacing_one_goes_on_to_reassign_it(
+    client: httpx.AsyncClient, team: Team, signed_in: str
+) -> None:
+    old = await create_contact(client, team)
+    form = await client.get(f"/ui/contacts/new?replaces={old['handle']}")
+    assert 'value="Jansen"' in form.text
+    data = {
+        **{k: v for k, v in old.items() if isinstance(v, str)},
+        "csrf_token": signed_in,
+        "last_name": "Jansen-de Vries",
+        "replaces": old["handle"],
+    }
+    response = await client.post("/ui/contacts/new", data=data)
+    assert response.status_code == 303, response.text
+    assert f"/ui/contacts/{old['handle']}/reassign?to=" in response.headers["location"]
+    page = await client.get(response.headers["location"])
+    new_handle = response.headers["location"].rsplit("=", 1)[1]
+    assert f'value="{new_handle}"' in page.text
+
+
 async def test_delete_only_where_allowed_and_the_row_says_why_not(
     client: httpx.AsyncClient, team: Team, signed_in: str
 ) -> None:
