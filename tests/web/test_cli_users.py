@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from typing import TYPE_CHECKING
 
 import httpx
 
 from tests.conftest import Team
-from tests.fresh_database import TestDatabase
 from tests.test_live_server import NICHANDLE
 from tests.web.helpers import csrf_of, sign_in
+
+if TYPE_CHECKING:
+    from tests.fresh_database import TestDatabase
 
 
 async def nichandle(database: TestDatabase, *args: str, stdin: str = "") -> tuple[int, str]:
