@@ -352,6 +352,12 @@ async def test_domain_roles_inline_create_and_bulk_reassign(
     assert one["data"]["contacts"]["owner"] == a["handle"]
     assert two["data"]["contacts"]["owner"] == b["handle"]
     assert two["data"]["contacts"]["admin"] == a["handle"]
+    history = (await client.get("/ui/domains/two-web.com")).text
+    entries = re.findall(r"<li>[^<]*<strong>registrant</strong>(.*?)</li>", history, re.S)
+    assert len(entries) == 2  # set by the API, then moved once by the reassign
+    assert f"{a['handle']} → {b['handle']}" in entries[0]
+    assert "through <em>web</em>" in entries[0]
+    assert re.search(r"by user-[0-9a-f]+@example\.com", entries[0])
 
 
 async def test_tokens_are_shown_once_listed_and_revoked(

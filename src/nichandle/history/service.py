@@ -70,6 +70,13 @@ async def contact_history(
     return Page(items=rows, total=total, request=request)
 
 
+async def domain_role_history(
+    session: AsyncSession, account_id: int, domain_id: int, *, limit: int = 50
+) -> Sequence[DomainRoleChange]:
+    """A domain's latest role changes, newest first."""
+    return await repository.role_changes_of_domain(session, account_id, domain_id, limit=limit)
+
+
 def record_role_change(
     session: AsyncSession,
     actor: Actor,

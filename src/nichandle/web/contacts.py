@@ -7,7 +7,7 @@ message beside its field (the same validation as the API: the services raise it)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -200,14 +200,10 @@ async def contact_page(
         [v.actor_token_id for v in history.items if v.actor_token_id is not None],
         [v.actor_user_id for v in history.items if v.actor_user_id is not None],
     )
-    versions = []
-    for version in reversed(history.items):  # newest first
-        who = "nichandle"
-        if version.actor_user_id is not None:
-            who = user_emails.get(version.actor_user_id, f"user {version.actor_user_id}")
-        elif version.actor_token_id is not None:
-            who = f"token {token_names.get(version.actor_token_id, version.actor_token_id)}"
-        versions.append((version, who, _changed(version.before, version.after)))
+    versions = [
+        (version, who(version, token_names, user_emails), _changed(version.before, version.after))
+        for version in reversed(history.items)  # newest first
+    ]
     total = await contacts.count_contacts(session, account_id)
     n_domains = len(used.domains) + (1 if used.more else 0)
     why_not = _undeletable(contact, n_domains, issued.total, total)
@@ -223,6 +219,20 @@ async def contact_page(
         saved=bool(saved),
         country_name=dict(countries()).get(contact.address_country_code, ""),
     )
+
+
+class _Acted(Protocol):
+    actor_token_id: int | None
+    actor_user_id: int | None
+
+
+def who(row: _Acted, token_names: Mapping[int, str], user_emails: Mapping[int, str]) -> str:
+    """History's "who": the web user's email, the API token's name, or nichandle itself."""
+    if row.actor_user_id is not None:
+        return user_emails.get(row.actor_user_id, f"user {row.actor_user_id}")
+    if row.actor_token_id is not None:
+        return f"token {token_names.get(row.actor_token_id, row.actor_token_id)}"
+    return "nichandle"
 
 
 def _changed(

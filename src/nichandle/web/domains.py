@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nichandle.accounts import service as accounts
 from nichandle.contacts import service as contacts
 from nichandle.contacts.validation import countries, states
 from nichandle.db.base import utcnow
@@ -19,8 +20,9 @@ from nichandle.domains import service as domains
 from nichandle.domains.models import ROLES
 from nichandle.domains.status import status_at
 from nichandle.errors import FieldErrors
+from nichandle.history.service import domain_role_history
 from nichandle.paging import page_request
-from nichandle.web.contacts import contact_fields
+from nichandle.web.contacts import contact_fields, who
 from nichandle.web.pages import SignedInForm, SignedInPage, Web, form_text, redirect, render
 
 router = APIRouter()
@@ -64,6 +66,13 @@ async def _domain_page(
     suggested = await contacts.list_contacts(
         session, web.account.id, page_request(1, SUGGESTED_CONTACTS), sort=[("last_name", False)]
     )
+    changes = await domain_role_history(session, web.account.id, view.domain.id)
+    token_names, user_emails = await accounts.actor_names(
+        session,
+        [c.actor_token_id for c in changes if c.actor_token_id is not None],
+        [c.actor_user_id for c in changes if c.actor_user_id is not None],
+    )
+    history = [(change, who(change, token_names, user_emails)) for change in changes]
     now = utcnow()
     lock_until = view.domain.transfer_lock_until
     values = values or {}
@@ -79,6 +88,7 @@ async def _domain_page(
         transfer_locked=lock_until is not None and lock_until > now,
         roles=ROLES,
         suggested=suggested.items,
+        history=history,
         errors=errors or {},
         values=values,
         new_role=new_role,
