@@ -197,7 +197,7 @@ async def _bootstrap(session: AsyncSession) -> tuple[str, str, str] | None:
     account = await accounts.create_account(session, "My team")
     _token, secret = await accounts.create_token(session, account=account, name="first token")
     password = _new_password()
-    await web_sign_in.create_user(session, FIRST_USER_EMAIL, account, password)
+    await web_sign_in.create_user(session, FIRST_USER_EMAIL, account, password, one_time=True)
     return f"'{account.slug}' (id {account.id})", secret, password
 
 
@@ -230,8 +230,8 @@ def serve(
             f"Fresh database: created the team {team} and its first API token (shown once):",
             secret,
             f"Try: curl -H 'Authorization: Bearer {secret}' {base}/api/v1/contacts",
-            f"Web UI: sign in at {base}/ui/sign-in as {FIRST_USER_EMAIL} with this password "
-            "(shown once; change it with `nichandle users set-password`):",
+            f"Web UI: sign in at {base}/ui/sign-in as {FIRST_USER_EMAIL} with this one-time "
+            "password (you choose your own at the first sign-in):",
             password,
         ):
             print(line, flush=True)  # noqa: T201 - plain text for people and scripts

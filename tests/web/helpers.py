@@ -19,13 +19,15 @@ FIRST_USER = "admin@nichandle.test"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-async def make_user(db: Database, *slugs: str, password: str = PASSWORD) -> str:
+async def make_user(
+    db: Database, *slugs: str, password: str = PASSWORD, one_time: bool = False
+) -> str:
     """A new user, member of the accounts ``slugs``; returns the email."""
     email = f"user-{secrets.token_hex(4)}@example.com"
     async with unit_of_work(db) as session:
         for slug in slugs:
             account = await accounts.get_account(session, slug)
-            await sessions.create_user(session, email, account, password)
+            await sessions.create_user(session, email, account, password, one_time=one_time)
     return email
 
 
@@ -55,3 +57,29 @@ def first_credentials(live: LiveServer) -> tuple[str, str]:
     token = lines[lines.index(next(x for x in lines if "first API token" in x)) + 1]
     password = lines[lines.index(next(x for x in lines if "Web UI: sign in" in x)) + 1]
     return token.strip(), password.strip()
+
+
+async def sign_in_first_user(http: httpx.AsyncClient, live: LiveServer) -> str:
+    """Signs in as the first user with its one-time password, then chooses ``PASSWORD``;
+    returns the session's CSRF token."""
+    _token, one_time = first_credentials(live)
+    form = await http.get("/ui/sign-in")
+    signed = await http.post(
+        "/ui/sign-in",
+        data={"csrf_token": csrf_of(form.text), "email": FIRST_USER, "password": one_time},
+    )
+    assert signed.status_code == 303, signed.text
+    page = await http.get("/ui/contacts")
+    assert page.headers["location"].endswith("/ui/password")
+    csrf = csrf_of((await http.get("/ui/password")).text)
+    chosen = await http.post(
+        "/ui/password",
+        data={
+            "csrf_token": csrf,
+            "current_password": one_time,
+            "password": PASSWORD,
+            "password_confirm": PASSWORD,
+        },
+    )
+    assert chosen.status_code == 303, chosen.text
+    return csrf

@@ -16,7 +16,7 @@ from nichandle.db.session import unit_of_work
 from tests.conftest import contact_payload
 from tests.test_live_server import LiveServer, module_database, module_server
 from tests.web.conftest import DESKTOP, PHONE, SCREENSHOTS
-from tests.web.helpers import FIRST_USER, first_credentials
+from tests.web.helpers import FIRST_USER, PASSWORD, first_credentials
 
 server = module_server("web-e2e")
 db = module_database()
@@ -87,6 +87,12 @@ async def test_the_whole_flow_in_a_browser(
     await page.fill("#email", FIRST_USER)
     await page.fill("#password", password)
     await page.click("button:has-text('Sign in')")
+    # The password was one-time: the first page asks for the user's own.
+    await expect(page.locator("h1")).to_have_text("Choose your password")
+    await page.fill("#f-current_password", password)
+    await page.fill("#f-password", PASSWORD)
+    await page.fill("#f-password_confirm", PASSWORD)
+    await page.click("button:has-text('Save password')")
     await expect(page.get_by_test_id("current-team")).to_have_text("My team")
 
     # Create a contact with a national-format phone: saved normalised.

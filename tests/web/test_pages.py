@@ -129,6 +129,56 @@ async def test_a_tampered_or_signed_out_cookie_is_not_accepted(
     assert replay.headers["location"].endswith("/ui/sign-in")
 
 
+async def test_a_one_time_password_must_be_replaced_before_any_page(
+    client: httpx.AsyncClient, team: Team, db: object
+) -> None:
+    email = await make_user(db, team.slug, one_time=True)  # type: ignore[arg-type]
+    form = csrf_of((await client.get("/ui/sign-in")).text)
+    signed = await client.post(
+        "/ui/sign-in", data={"csrf_token": form, "email": email, "password": PASSWORD}
+    )
+    assert signed.status_code == 303
+    for path in ("/ui/contacts", "/ui/domains", "/ui/tokens"):
+        held = await client.get(path)
+        assert held.status_code == 303
+        assert held.headers["location"].endswith("/ui/password")
+    csrf = csrf_of((await client.get("/ui/password")).text)
+    new = "my very own password"
+    for data, field in (
+        (
+            {"current_password": "wrong password!", "password": new, "password_confirm": new},
+            "current_password",
+        ),
+        (
+            {"current_password": PASSWORD, "password": new, "password_confirm": new + "x"},
+            "password_confirm",
+        ),
+        (
+            {"current_password": PASSWORD, "password": "short", "password_confirm": "short"},
+            "password",
+        ),
+    ):
+        refused = await client.post("/ui/password", data={"csrf_token": csrf, **data})
+        assert refused.status_code == 422
+        assert f'id="e-{field}"' in refused.text
+    chosen = await client.post(
+        "/ui/password",
+        data={
+            "csrf_token": csrf,
+            "current_password": PASSWORD,
+            "password": new,
+            "password_confirm": new,
+        },
+    )
+    assert chosen.status_code == 303
+    assert (await client.get("/ui/contacts")).status_code == 200
+    form = csrf_of((await client.get("/ui/sign-in")).text)
+    old = await client.post(
+        "/ui/sign-in", data={"csrf_token": form, "email": email, "password": PASSWORD}
+    )
+    assert old.status_code == 401
+
+
 async def test_a_session_expires_after_its_hours(
     client: httpx.AsyncClient, team: Team, db: object, settings: Settings
 ) -> None:

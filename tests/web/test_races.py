@@ -19,7 +19,7 @@ from nichandle.domains.models import DomainContact
 from nichandle.history.models import ContactVersion
 from tests.conftest import contact_payload
 from tests.test_live_server import LiveServer, module_database, module_server
-from tests.web.helpers import FIRST_USER, csrf_of, first_credentials
+from tests.web.helpers import first_credentials, sign_in_first_user
 
 server = module_server("web-races")
 db = module_database()
@@ -30,15 +30,8 @@ CONCURRENCY = 8
 @pytest.fixture(scope="module")
 async def browser_session(server: LiveServer) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     """A client signed in as the first user, and its CSRF token."""
-    _token, password = first_credentials(server)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
-        form = await http.get("/ui/sign-in")
-        signed = await http.post(
-            "/ui/sign-in",
-            data={"csrf_token": csrf_of(form.text), "email": FIRST_USER, "password": password},
-        )
-        assert signed.status_code == 303, signed.text
-        yield http, csrf_of((await http.get("/ui/contacts")).text)
+        yield http, await sign_in_first_user(http, server)
 
 
 def api(server: LiveServer) -> httpx.AsyncClient:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, utcnow
@@ -31,6 +31,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     # argon2id (accounts/passwords.py); None: the user cannot sign in to the web UI yet.
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # A one-time password (the first user's, printed by `serve`): replaced at the first sign-in.
+    password_change_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

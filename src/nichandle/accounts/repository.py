@@ -138,12 +138,14 @@ async def revoke_web_session(session: AsyncSession, session_id: int, at: datetim
     )
 
 
-async def revoke_web_sessions(session: AsyncSession, user_id: int, at: datetime) -> None:
-    await session.execute(
-        update(WebSession)
-        .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
-        .values(revoked_at=at)
-    )
+async def revoke_web_sessions(
+    session: AsyncSession, user_id: int, at: datetime, *, keep: int | None = None
+) -> None:
+    """Signs every browser of the user out (but the session ``keep``)."""
+    query = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(WebSession.id != keep)
+    await session.execute(query.values(revoked_at=at))
 
 
 async def site_secret(session: AsyncSession, name: str) -> str | None:

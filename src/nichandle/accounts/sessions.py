@@ -14,7 +14,7 @@ from nichandle.accounts import passwords, repository, tokens
 from nichandle.accounts.models import Account, Membership, User, WebSession
 from nichandle.accounts.service import ensure_user
 from nichandle.db.base import utcnow
-from nichandle.errors import NotFound, Unauthorized
+from nichandle.errors import FieldErrors, NotFound, Unauthorized
 
 # The cookie signing key's row in site_secret.
 SIGNING_KEY = "web_signing_key"
@@ -32,15 +32,22 @@ class SignedIn:
 
 
 async def create_user(
-    session: AsyncSession, email: str, account: Account, password: str | None
+    session: AsyncSession,
+    email: str,
+    account: Account,
+    password: str | None,
+    *,
+    one_time: bool = False,
 ) -> User:
-    """A user (created if new) in ``account``, with ``password`` if given."""
+    """A user (created if new) in ``account``, with ``password`` if given; ``one_time``: the
+    user must choose a new one at the first sign-in."""
     hashed = passwords.hash_password(password) if password is not None else None
     user = await ensure_user(session, email)
     if await repository.membership(session, user.id, account.id) is None:
         session.add(Membership(user_id=user.id, account_id=account.id, role="member"))
     if hashed is not None:
         user.password_hash = hashed
+        user.password_change_required = one_time
     await session.flush()
     return user
 
@@ -52,9 +59,27 @@ async def set_password(session: AsyncSession, email: str, password: str) -> User
     if user is None:
         raise NotFound(f"User `{email}` not found", code="user_not_found")
     user.password_hash = hashed
+    user.password_change_required = False
     await repository.revoke_web_sessions(session, user.id, utcnow())
     await session.flush()
     return user
+
+
+async def change_password(session: AsyncSession, who: SignedIn, current: str, new: str) -> None:
+    """The signed-in user replaces its password (the current one proves it is them); every
+    other browser of the user is signed out."""
+    user = await repository.user_by_id(session, who.user.id)
+    matched = await asyncio.to_thread(
+        passwords.verify, user.password_hash if user else None, current
+    )
+    if user is None or not matched:
+        raise FieldErrors.single("current_password", "wrong", "is not your current password")
+    if new == current:
+        raise FieldErrors.single("password", "unchanged", "must differ from the current one")
+    user.password_hash = passwords.hash_password(new)
+    user.password_change_required = False
+    await repository.revoke_web_sessions(session, user.id, utcnow(), keep=who.session.id)
+    await session.flush()
 
 
 async def check_password(session: AsyncSession, email: str, password: str) -> User:

@@ -17,7 +17,7 @@ from nichandle.errors import (
     Unauthorized,
     Unavailable,
 )
-from nichandle.web.pages import PREFIX, CsrfRefused, templates
+from nichandle.web.pages import PREFIX, CsrfRefused, PasswordChangeRequired, templates
 
 STATUS = {
     NotFound: (404, "Not found"),
@@ -33,6 +33,8 @@ STATUS = {
 def render(exc: Exception) -> Response:
     if isinstance(exc, Unauthorized):
         return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+    if isinstance(exc, PasswordChangeRequired):
+        return RedirectResponse(f"{PREFIX}/password", status_code=303)
     status, title, message = 500, "Something went wrong", "An unexpected error; it is logged."
     if isinstance(exc, NichandleError):
         status, title = STATUS.get(type(exc), (400, "Refused"))

@@ -83,7 +83,14 @@ class Web:
         return self.who.session.csrf_token
 
 
-async def _signed_in(request: Request) -> Web:
+class PasswordChangeRequired(NichandleError):
+    """The user signed in with a one-time password: every page waits for a new one."""
+
+    code = "password_change_required"
+
+
+async def _session(request: Request) -> Web:
+    """The live session the cookie names, whatever the state of its user's password."""
     cookie = request.cookies.get(SESSION_COOKIE)
     secret = None
     if cookie:
@@ -100,9 +107,23 @@ async def _signed_in(request: Request) -> Web:
     return Web(who=who, account=who.account, actor=actor)
 
 
+async def _signed_in(request: Request) -> Web:
+    web = await _session(request)
+    if web.who.user.password_change_required:
+        raise PasswordChangeRequired("Choose your own password first")
+    return web
+
+
 async def signed_in_form(request: Request) -> Web:
     """A POST of a signed-in page: refused unless it carries the session's CSRF token."""
     web = await _signed_in(request)
+    check_csrf(await request.form(), web.csrf)
+    return web
+
+
+async def session_form(request: Request) -> Web:
+    """signed_in_form for the pages a one-time password may use (new password, sign out)."""
+    web = await _session(request)
     check_csrf(await request.form(), web.csrf)
     return web
 
@@ -115,6 +136,9 @@ def check_csrf(form: FormData, expected: str | None) -> None:
 
 SignedInPage = Annotated[Web, Depends(_signed_in)]
 SignedInForm = Annotated[Web, Depends(signed_in_form)]
+# The password page and sign-out: open to a session whose password is one-time.
+SessionPage = Annotated[Web, Depends(_session)]
+SessionForm = Annotated[Web, Depends(session_form)]
 
 
 def render(

@@ -22,6 +22,8 @@ from nichandle.web.pages import (
     PREFIX,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
+    SessionForm,
+    SessionPage,
     SignedInForm,
     SignedInPage,
     base_path,
@@ -124,11 +126,30 @@ async def sign_in(request: Request) -> Response:
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, web: SignedInForm, session: WriteSession) -> Response:
+async def sign_out(request: Request, web: SessionForm, session: WriteSession) -> Response:
     await sessions.close_session(session, web.who.session.id)
     response = redirect(request, "/sign-in")
     response.delete_cookie(SESSION_COOKIE, path=base_path(get_settings(request)))
     return response
+
+
+@router.get("/password", response_class=HTMLResponse)
+async def password_page(request: Request, web: SessionPage) -> Response:
+    return render(request, "password.html", web, errors={})
+
+
+@router.post("/password", response_class=HTMLResponse)
+async def change_password(request: Request, web: SessionForm, session: WriteSession) -> Response:
+    """The signed-in user's new password (required after a one-time one)."""
+    form = await request.form()
+    new = form_text(form, "password")
+    try:
+        if new != form_text(form, "password_confirm"):
+            raise FieldErrors.single("password_confirm", "mismatch", "does not match")
+        await sessions.change_password(session, web.who, form_text(form, "current_password"), new)
+    except FieldErrors as exc:
+        return render(request, "password.html", web, status=422, errors=exc.messages())
+    return redirect(request, "/contacts")
 
 
 @router.post("/account")

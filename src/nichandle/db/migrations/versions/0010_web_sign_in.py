@@ -1,4 +1,4 @@
-"""web UI sign-in: user passwords, web sessions, the site's own secrets, who changed history
+"""web UI sign-in: passwords (one-time ones too), web sessions, site secrets, who changed history
 
 Revision ID: 0010
 Revises: 0008
@@ -26,6 +26,12 @@ def upgrade() -> None:
     # Plain ALTER TABLE on both databases (SQLite >= 3.35 drops columns too): a batch rebuild
     # would lose the AUTOINCREMENT that 0006 wrote into these tables' statements.
     op.add_column("app_user", sa.Column("password_hash", sa.String(length=255), nullable=True))
+    op.add_column(
+        "app_user",
+        sa.Column(
+            "password_change_required", sa.Boolean(), nullable=False, server_default=sa.false()
+        ),
+    )
     for table in ("contact_version", "domain_role_change"):
         op.add_column(table, sa.Column("actor_user_id", sa.Integer(), nullable=True))
     op.create_table(
@@ -69,4 +75,5 @@ def downgrade() -> None:
     op.drop_table("web_session")
     for table in ("domain_role_change", "contact_version"):
         op.drop_column(table, "actor_user_id")
+    op.drop_column("app_user", "password_change_required")
     op.drop_column("app_user", "password_hash")
