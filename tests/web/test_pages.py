@@ -402,6 +402,16 @@ async def test_domain_roles_inline_create_and_bulk_reassign(
     assert one["data"]["contacts"]["owner"] == a["handle"]
     assert two["data"]["contacts"]["owner"] == b["handle"]
     assert two["data"]["contacts"]["admin"] == a["handle"]
+    every = await client.post(
+        f"/ui/contacts/{a['handle']}/reassign",
+        data={
+            "csrf_token": signed_in,
+            "to": b["handle"],
+            "roles": ["admin"],
+            "action": "apply_all",
+        },
+    )
+    assert 'data-testid="reassigned">Moved 2 domains' in every.text
     history = (await client.get("/ui/domains/two-web.com")).text
     entries = re.findall(r"<li>[^<]*<strong>registrant</strong>(.*?)</li>", history, re.S)
     assert len(entries) == 2  # set by the API, then moved once by the reassign

@@ -316,12 +316,14 @@ async def reassign_contact(
     handle: str, request: Request, web: SignedInForm, session: WriteSession
 ) -> Response:
     """Replace this contact by another in chosen roles: ``preview`` (a dry run listing the
-    domains) first, then ``apply`` to the domains kept ticked; one write path (reassign)."""
+    domains) first, then ``apply`` to the domains kept ticked, or ``apply_all``; one write
+    path (reassign)."""
     form = await request.form()
     to = form_text(form, "to").strip()
     chosen = [r for r in form.getlist("roles") if isinstance(r, str)]
     picked = [d for d in form.getlist("domains") if isinstance(d, str)]
-    apply = form.get("action") == "apply"
+    action = form.get("action")
+    apply = action in ("apply", "apply_all")
     contact = await contacts.get_contact(session, web.account.id, handle)
     try:
         result = await reassign.reassign_contact(
@@ -330,7 +332,9 @@ async def reassign_contact(
             handle,
             to,
             roles=chosen,
-            domains=picked if apply else None,
+            # "apply_all": every domain that names the contact when it runs (no list to send,
+            # however many there are); "apply": the ones kept ticked.
+            domains=picked if action == "apply" else None,
             dry_run=not apply,
         )
     except FieldErrors as exc:
