@@ -179,6 +179,18 @@ async def test_the_whole_flow_in_a_browser(
     ]
     assert owners == [alan, alan]
 
+    await page.goto(f"{ui}/domains")
+    await shoot(page, "domains")
+
+    # An API token: shown once, and it works.
+    await page.goto(f"{ui}/tokens")
+    await page.fill("#token-name", "deploy")
+    await page.click("button:has-text('Create token')")
+    secret = await page.get_by_test_id("token-secret").inner_text()
+    await shoot(page, "tokens")
+    listed = await api(server, secret, "GET", "/api/v1/contacts")
+    assert listed["meta"]["total"] == 3
+
     # A second team for the same user: switch with the header's select.
     async with unit_of_work(db) as session:
         second = await accounts.create_account(session, "Second team")
