@@ -512,3 +512,4 @@ async def test_a_user_of_two_accounts_switches_and_the_header_shows_which(
     page = await client.get("/ui/contacts")
     assert 'data-testid="current-team">Second Team<' in page.text
     assert "second@example.com" in page.text
+    assert "Can't delete: the team's last contact, the default contact" in page.text

@@ -118,17 +118,9 @@ async def list_page(
 
 
 def _undeletable(contact: Contact, n_domains: int, n_certificates: int, total: int) -> str:
-    """Why the contact cannot be deleted (the rules of contacts.delete_contact), "" if it can."""
-    reasons = []
-    if total <= 1:
-        reasons.append("the team's last contact")
-    if contact.is_default:
-        reasons.append("the default contact")
-    if n_domains:
-        reasons.append(f"used by {n_domains} domain{'s' if n_domains != 1 else ''}")
-    if n_certificates:
-        reasons.append(f"used by {n_certificates} certificate{'s' if n_certificates != 1 else ''}")
-    return ", ".join(reasons)
+    """Why the row has no delete control, "" when it has one."""
+    used_by = {"domains": n_domains, "certificates": n_certificates}
+    return ", ".join(contacts.deletion_blockers(contact, total=total, used_by=used_by))
 
 
 @router.get("/states", response_class=HTMLResponse)
@@ -205,7 +197,7 @@ async def contact_page(
         for version in reversed(history.items)  # newest first
     ]
     total = await contacts.count_contacts(session, account_id)
-    n_domains = len(used.domains) + (1 if used.more else 0)
+    n_domains = (await domains.domain_counts(session, account_id, [contact])).get(contact.id, 0)
     why_not = _undeletable(contact, n_domains, issued.total, total)
     return render(
         request,
