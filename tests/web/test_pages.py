@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -512,4 +513,4 @@ async def test_a_user_of_two_accounts_switches_and_the_header_shows_which(
     page = await client.get("/ui/contacts")
     assert 'data-testid="current-team">Second Team<' in page.text
     assert "second@example.com" in page.text
-    assert "Can't delete: the team's last contact, the default contact" in page.text
+    assert "Can't delete: the team's last contact, the default contact" in html.unescape(page.text)
