@@ -112,6 +112,14 @@ async def test_session_cookie_is_signed_httponly_lax_and_secure_behind_https(
         assert "." in value  # secret.signature
 
 
+async def test_pages_cannot_be_framed_or_cached(client: httpx.AsyncClient, signed_in: str) -> None:
+    for path in ("/ui/sign-in", "/ui/contacts", "/ui/tokens", "/ui/contacts/nosuchhandle"):
+        response = await client.get(path)
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+
+
 async def test_a_tampered_or_signed_out_cookie_is_not_accepted(
     client: httpx.AsyncClient, signed_in: str
 ) -> None:

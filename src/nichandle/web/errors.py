@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from nichandle.errors import (
     Conflict,
@@ -17,7 +17,7 @@ from nichandle.errors import (
     Unauthorized,
     Unavailable,
 )
-from nichandle.web.pages import PREFIX, CsrfRefused, PasswordChangeRequired, templates
+from nichandle.web.pages import PREFIX, CsrfRefused, PasswordChangeRequired, page, templates
 
 STATUS = {
     NotFound: (404, "Not found"),
@@ -51,7 +51,7 @@ def render(exc: Exception) -> Response:
     html = templates.get_template("error.html").render(
         ui=PREFIX, web=None, title=title, message=message, status=status
     )
-    response = HTMLResponse(html, status_code=status)
+    response = page(html, status)
     if isinstance(exc, RetryLater):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response

@@ -141,6 +141,23 @@ SessionPage = Annotated[Web, Depends(_session)]
 SessionForm = Annotated[Web, Depends(session_form)]
 
 
+# Every page: never framed (clickjacking), scripts and forms of this site only, not cached (a
+# page may hold a token's secret), no full URL leaked in Referer.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def page(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
 def render(
     request: Request, template: str, web: Web | None = None, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -148,7 +165,7 @@ def render(
     html = templates.get_template(template).render(
         ui=base_path(settings), web=web, path=request.url.path, **context
     )
-    return HTMLResponse(html, status_code=status)
+    return page(html, status)
 
 
 def redirect(request: Request, path: str, **query: str) -> RedirectResponse:
