@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # against a live server from this venv (tests/dialects/dnsimple, NICHANDLE_DNSIMPLE_PYTHON).
 DNSIMPLE_VENV ?= .venv-dnsimple
 
-.PHONY: install install-dev dnsimple-client run test lint typecheck pytest bench clean
+.PHONY: install install-dev dnsimple-client browser run test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,19 @@ $(DNSIMPLE_VENV)/.installed:
 
 dnsimple-client: $(DNSIMPLE_VENV)/.installed
 
+# The web UI's browser tests drive Debian's chromium through Playwright (never a downloaded
+# browser). Missing, root installs it; otherwise CI fails here and elsewhere the tests skip.
+browser:
+	@if [ -x "$${NICHANDLE_CHROMIUM:-/usr/bin/chromium}" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "browser: installing Debian's chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "browser: no chromium (apt-get install chromium, or set NICHANDLE_CHROMIUM)" >&2; \
+	  case "$$CI" in 1|true|TRUE|True|yes) exit 1 ;; esac; \
+	  echo "browser: the web UI's browser tests will be skipped" >&2; \
+	fi
+
 run: install
 	$(BIN)/nichandle serve
 
@@ -64,7 +77,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-pytest: install-dev dnsimple-client
+pytest: install-dev dnsimple-client browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -52,6 +52,7 @@ from bench.seed import (
     seed_contacts_through_api,
     seed_domains,
     seed_fanout,
+    web_session_cookie,
     write_contacts,
 )
 
@@ -437,7 +438,11 @@ def measure_size(
     server = Server(env, args.workers, log)
     try:
         dup_bodies = asyncio.run(setup_duplicates(server.base_url, account, tag))
-        scenarios = build(account, sample, dup_bodies=dup_bodies, tag=tag)
+        wanted_web = not args.scenarios or any(
+            name.startswith("web_") for name in args.scenarios.split(",")
+        )
+        cookie = web_session_cookie(env, server.base_url, account) if wanted_web else None
+        scenarios = build(account, sample, dup_bodies=dup_bodies, tag=tag, web_cookie=cookie)
         if args.scenarios:
             wanted = set(args.scenarios.split(","))
             scenarios = [s for s in scenarios if s.name in wanted]

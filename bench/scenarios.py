@@ -51,7 +51,12 @@ def duplicate_bodies(count: int, tag: str) -> list[str]:
 
 
 def build(
-    account: BenchAccount, samples: Samples, *, dup_bodies: list[str], tag: str
+    account: BenchAccount,
+    samples: Samples,
+    *,
+    dup_bodies: list[str],
+    tag: str,
+    web_cookie: str | None = None,
 ) -> list[Scenario]:
     bearer = {"Authorization": f"Bearer {account.token}"}
     json_headers = {**bearer, "Content-Type": "application/json"}
@@ -60,7 +65,8 @@ def build(
         {"method": "GET", "path": f"/api/v1/contacts/{h}", "headers": bearer}
         for h in samples.handles
     ]
-    scenarios = [
+    scenarios = web_scenarios(samples, web_cookie) if web_cookie else []
+    scenarios += [
         # The floor: one trivial statement through the same server, middleware and pool, so the
         # ratio any endpoint could reach over its ceiling is measured, not guessed.
         Scenario("floor", "HTTP floor: GET /healthz", [{"method": "GET", "path": "/healthz"}]),
@@ -144,3 +150,26 @@ def build(
         ),
     ]
     return scenarios
+
+
+def web_scenarios(samples: Samples, cookie: str) -> list[Scenario]:
+    """The web UI's busiest pages, signed in (issue 14: each under 50 ms server time). Not
+    ``read``: the ceiling replays a dialect's SQL, and a page runs several services' queries."""
+    headers = {"Cookie": cookie}
+    return [
+        Scenario(
+            "web_list",
+            "web UI contacts list page 1",
+            [{"method": "GET", "path": "/ui/contacts", "headers": headers}],
+            read=False,
+        ),
+        Scenario(
+            "web_contact",
+            "web UI contact page",
+            [
+                {"method": "GET", "path": f"/ui/contacts/{quote(h)}", "headers": headers}
+                for h in samples.handles
+            ],
+            read=False,
+        ),
+    ]

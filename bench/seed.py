@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import secrets
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -39,13 +41,45 @@ def nichandle_command(*args: str) -> list[str]:
     return [sys.executable, "-c", "from nichandle.cli import main; main()", *args]
 
 
-def run_cli(env: dict[str, str], *args: str) -> str:
+def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        nichandle_command(*args), env=env, capture_output=True, text=True, check=False
+        nichandle_command(*args),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        input=stdin,
     )
     if done.returncode != 0:
         raise RuntimeError(f"nichandle {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+def web_session_cookie(env: dict[str, str], base_url: str, account: BenchAccount) -> str:
+    """A ``Cookie`` header of a web UI user of the account, signed in through the sign-in page
+    (the web scenarios' pages need one)."""
+    email, password = f"bench-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
+    run_cli(
+        env,
+        "users",
+        "create",
+        email,
+        "--account",
+        account.slug,
+        "--password-stdin",
+        stdin=password + "\n",
+    )
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        form = http.get("/ui/sign-in")
+        found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert found, form.text
+        signed = http.post(
+            "/ui/sign-in",
+            data={"csrf_token": found.group(1), "email": email, "password": password},
+        )
+        if signed.status_code != 303:
+            raise RuntimeError(f"web sign-in failed: {signed.status_code} {signed.text[:500]}")
+        return f"nichandle_session={http.cookies['nichandle_session']}"
 
 
 async def create_database(backend: str, admin_url: str, directory: Path) -> str:

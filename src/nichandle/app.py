@@ -31,6 +31,9 @@ from nichandle.dialects.native.routes import router as native_router
 from nichandle.dialects.native.webhooks import router as native_webhooks_router
 from nichandle.dialects.ratelimit import Limits
 from nichandle.settings import Settings
+from nichandle.web import errors as web_errors
+from nichandle.web import routes as web
+from nichandle.web.pages import PREFIX as WEB_PREFIX
 from nichandle.worker import loop as worker
 
 
@@ -173,6 +176,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
             ("/api/v1", native_errors.render),
             ("/v2", dnsimple_errors.render),
             ("/core/v1", namecom_errors.render),
+            (WEB_PREFIX, web_errors.render),
         ],
         fallback=native_errors.render,
     )
@@ -183,6 +187,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     app.include_router(dnsimple_webhooks_router)
     app.include_router(namecom_router)
     app.include_router(namecom_webhooks_router)
+    web.install(app, settings)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> JSONResponse:

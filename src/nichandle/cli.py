@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import secrets
 import signal
 import sys
 import time
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle import contact_files, serving, write_path
 from nichandle.accounts import service as accounts
+from nichandle.accounts import sessions as web_sign_in
 from nichandle.accounts.service import Actor
 from nichandle.contact_files import FileFormat
 from nichandle.contacts import bulk
@@ -191,13 +193,24 @@ def db_check(
         raise typer.Exit(1)
 
 
-async def _bootstrap(session: AsyncSession) -> tuple[str, str] | None:
-    """On an empty database: a first account and a token, so a new user can call the API."""
+# The first user of a fresh database (make run); `nichandle users create` adds real ones.
+FIRST_USER_EMAIL = "admin@nichandle.test"
+
+
+async def _bootstrap(session: AsyncSession) -> tuple[str, str, str] | None:
+    """On an empty database: a first account, a token so a new user can call the API, and a
+    first web user with a generated password."""
     if await accounts.any_account(session):
         return None
     account = await accounts.create_account(session, "My team")
     _token, secret = await accounts.create_token(session, account=account, name="first token")
-    return f"'{account.slug}' (id {account.id})", secret
+    password = _new_password()
+    await web_sign_in.create_user(session, FIRST_USER_EMAIL, account, password, one_time=True)
+    return f"'{account.slug}' (id {account.id})", secret, password
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(15)  # 20 characters, 120 bits
 
 
 @app.command()
@@ -218,13 +231,16 @@ def serve(
     _upgrade()
     first = _in_transaction(_bootstrap)
     if first:
-        team, secret = first
-        base = f"http://{host or settings.host}:{port or settings.port}"
+        team, secret, password = first
+        base = settings.public_url or f"http://{host or settings.host}:{port or settings.port}"
         # One line each, never wrapped: the token is shown once and must copy cleanly.
         for line in (
             f"Fresh database: created the team {team} and its first API token (shown once):",
             secret,
             f"Try: curl -H 'Authorization: Bearer {secret}' {base}/api/v1/contacts",
+            f"Web UI: sign in at {base}/ui/sign-in as {FIRST_USER_EMAIL} with this one-time "
+            "password (you choose your own at the first sign-in):",
+            password,
         ):
             print(line, flush=True)  # noqa: T201 - plain text for people and scripts
     serving.serve(
@@ -287,6 +303,53 @@ def users_add(
 
     _in_transaction(work)
     console.print(f"{escape(email)} is a member of {escape(account)}")
+
+
+def _password(from_stdin: bool) -> str:
+    """The password given on standard input (one line), else a generated one."""
+    return sys.stdin.readline().rstrip("\r\n") if from_stdin else _new_password()
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    account: Annotated[str, typer.Option(help="Account slug or id.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a web UI user in an account; without --password-stdin a password is generated
+    and shown once."""
+    password = _password(password_stdin)
+
+    async def work(session: AsyncSession) -> None:
+        team = await accounts.get_account(session, account)
+        await web_sign_in.create_user(session, email, team, password)
+
+    _in_transaction(work)
+    console.print(f"{escape(email)} can sign in to {escape(account)}")
+    if not password_stdin:
+        console.print(f"password (shown once): [bold]{password}[/bold]", soft_wrap=True)
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Set a user's web UI password (generated and shown once without --password-stdin); signs
+    the user's browsers out."""
+    password = _password(password_stdin)
+
+    async def work(session: AsyncSession) -> None:
+        await web_sign_in.set_password(session, email, password)
+
+    _in_transaction(work)
+    console.print(f"password of {escape(email)} set; its browser sessions are signed out")
+    if not password_stdin:
+        console.print(f"password (shown once): [bold]{password}[/bold]", soft_wrap=True)
 
 
 @tokens_app.command("create")

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 0.5
     worker_batch_size: int = 100
     worker_dispatch_batch_size: int = 1000
+    # The web UI (docs/web.md): how long a sign-in lasts, and failed sign-ins allowed per
+    # email and per client address in each window before the sign-in page answers 429.
+    web_session_hours: int = 12
+    web_sign_in_failures_per_email: int = 5
+    web_sign_in_failures_per_address: int = 20
+    web_sign_in_window_seconds: int = 900
 
     @field_validator("public_url")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, utcnow
@@ -29,6 +29,10 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
+    # argon2id (accounts/passwords.py); None: the user cannot sign in to the web UI yet.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # A one-time password (the first user's, printed by `serve`): replaced at the first sign-in.
+    password_change_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -67,3 +71,36 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie carries the secret, the row its hash, so signing out (or
+    revoking) ends the session on the server whatever the browser kept."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_web_session_token_hash"),
+        Index("ix_web_session_user_id", "user_id"),
+        NO_ID_REUSE,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    # The account the user works in now (the header shows it; the switcher changes it).
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    # Every form of the session carries it (double submit against cross-site posts).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SiteSecret(Base):
+    """Secrets the installation makes for itself on first use (the cookie signing key), so every
+    process of one database signs alike without a setting."""
+
+    __tablename__ = "site_secret"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

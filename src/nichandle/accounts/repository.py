@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nichandle.accounts.models import Account, ApiToken, Membership, User
+from nichandle.accounts.models import Account, ApiToken, Membership, SiteSecret, User, WebSession
 
 
 async def account_by_id(session: AsyncSession, account_id: int) -> Account | None:
@@ -109,3 +110,65 @@ async def owner_emails(session: AsyncSession, account_ids: Sequence[int]) -> dic
     # Later rows overwrite earlier ones: the earliest owner, by the descending order, wins.
     rows = await session.execute(query)
     return dict(rows.all())
+
+
+async def web_session_by_hash(
+    session: AsyncSession, token_hash: str
+) -> tuple[WebSession, User] | None:
+    query = (
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == token_hash)
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def set_web_session_account(session: AsyncSession, session_id: int, account_id: int) -> None:
+    await session.execute(
+        update(WebSession).where(WebSession.id == session_id).values(account_id=account_id)
+    )
+
+
+async def revoke_web_session(session: AsyncSession, session_id: int, at: datetime) -> None:
+    await session.execute(
+        update(WebSession)
+        .where(WebSession.id == session_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+
+
+async def revoke_web_sessions(
+    session: AsyncSession, user_id: int, at: datetime, *, keep: int | None = None
+) -> None:
+    """Signs every browser of the user out (but the session ``keep``)."""
+    query = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(WebSession.id != keep)
+    await session.execute(query.values(revoked_at=at))
+
+
+async def site_secret(session: AsyncSession, name: str) -> str | None:
+    return await session.scalar(select(SiteSecret.value).where(SiteSecret.name == name))
+
+
+async def insert_site_secret(session: AsyncSession, name: str, value: str) -> None:
+    """Inserts unless the name is taken (a concurrent maker's value stays)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(SiteSecret).values(name=name, value=value).on_conflict_do_nothing()
+    )
+
+
+async def token_names(session: AsyncSession, token_ids: Sequence[int]) -> dict[int, str]:
+    if not token_ids:
+        return {}
+    query = select(ApiToken.id, ApiToken.name).where(ApiToken.id.in_(token_ids))
+    return dict((await session.execute(query)).all())
+
+
+async def user_emails(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    query = select(User.id, User.email).where(User.id.in_(user_ids))
+    return dict((await session.execute(query)).all())

@@ -28,6 +28,8 @@ class Actor:
     dialect: str
     # The request that caused the change (X-Request-Id), carried into its events.
     request_id: str | None = None
+    # A web UI user acting through a session (token_id None), for history's "who".
+    user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -185,9 +187,12 @@ async def list_tokens(
     raise ValueError("list tokens of an account or of a user")
 
 
-async def revoke_token(session: AsyncSession, token_id: int) -> ApiToken:
+async def revoke_token(
+    session: AsyncSession, token_id: int, *, account_id: int | None = None
+) -> ApiToken:
+    """Revokes a token; with ``account_id`` only one of that account's tokens."""
     token = await repository.token_by_id(session, token_id)
-    if token is None:
+    if token is None or (account_id is not None and token.account_id != account_id):
         raise NotFound(f"Token `{token_id}` not found", code="token_not_found")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
@@ -315,6 +320,16 @@ async def account_emails(session: AsyncSession, accounts: Sequence[Account]) -> 
     """Account id -> the account owner's email (through a membership), "" without an owner."""
     found = await repository.owner_emails(session, [account.id for account in accounts])
     return {account.id: found.get(account.id, "") for account in accounts}
+
+
+async def actor_names(
+    session: AsyncSession, token_ids: Sequence[int], user_ids: Sequence[int]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Token id -> its name, user id -> the user's email: history's "who"."""
+    return (
+        await repository.token_names(session, sorted(set(token_ids))),
+        await repository.user_emails(session, sorted(set(user_ids))),
+    )
 
 
 async def record_token_use(

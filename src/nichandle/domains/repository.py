@@ -17,6 +17,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    or_,
     select,
     union_all,
 )
@@ -277,3 +278,32 @@ async def lock_many(
         )
         found += (await session.scalars(query, {"account_id": account_id})).all()
     return found
+
+
+async def domain_counts(
+    session: AsyncSession, account_id: int, contact_ids: Sequence[int], *, default_id: int | None
+) -> dict[int, int]:
+    """Contact id -> how many of the account's domains use it in some role: its own role rows,
+    and for the default contact (``default_id``) also every domain leaving a role unset."""
+    if not contact_ids:
+        return {}
+    query = (
+        select(DomainContact.contact_id, func.count(func.distinct(DomainContact.domain_id)))
+        .where(DomainContact.account_id == account_id, DomainContact.contact_id.in_(contact_ids))
+        .group_by(DomainContact.contact_id)
+    )
+    counts: dict[int, int] = dict((await session.execute(query)).all())
+    if default_id is not None and default_id in contact_ids:
+        held = select(func.count()).where(DomainContact.domain_id == Domain.id).scalar_subquery()
+        names_it = (
+            select(DomainContact.domain_id)
+            .where(DomainContact.domain_id == Domain.id, DomainContact.contact_id == default_id)
+            .exists()
+        )
+        either = (
+            select(func.count())
+            .select_from(Domain)
+            .where(Domain.account_id == account_id, or_(held < len(ROLES), names_it))
+        )
+        counts[default_id] = await session.scalar(either) or 0
+    return counts

@@ -306,10 +306,11 @@ async def update_domain(
     name: str,
     changes: Mapping[str, Any],
     *,
-    contacts_by_role: Mapping[str, str] | None = None,
+    contacts_by_role: Mapping[str, str | None] | None = None,
     reset_roles: bool = False,
 ) -> DomainView:
-    """Changes settings, and the roles given (``reset_roles``: every role back to the default)."""
+    """Changes settings, and the roles given (a handle, or None: back to the default;
+    ``reset_roles``: every role back to the default)."""
     domain = await get_domain_model(session, actor.account_id, name, lock=True)
     was_locked = domain.locked
     errors = ErrorCollector()
@@ -487,3 +488,14 @@ async def domains_using(
     )
     used = [(name, role_names) for _id, name, role_names in found]
     return DomainsUsing(domains=used[:limit], more=len(used) > limit)
+
+
+async def domain_counts(
+    session: AsyncSession, account_id: int, found: Sequence[Contact]
+) -> dict[int, int]:
+    """Contact id -> how many domains use the contact in some role, the default fallback
+    included (a contact list's column)."""
+    default_id = next((c.id for c in found if c.is_default), None)
+    return await repository.domain_counts(
+        session, account_id, [c.id for c in found], default_id=default_id
+    )

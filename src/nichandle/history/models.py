@@ -26,6 +26,8 @@ class ContactVersion(Base):
     handle: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))  # create | update | delete
     actor_token_id: Mapped[int | None] = mapped_column()
+    # A web UI user (no token); no foreign key: the history outlives the user.
+    actor_user_id: Mapped[int | None] = mapped_column()
     dialect: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONVariant)
@@ -49,5 +51,7 @@ class DomainRoleChange(Base):
     before_handle: Mapped[str | None] = mapped_column(String(16))
     after_handle: Mapped[str | None] = mapped_column(String(16))
     actor_token_id: Mapped[int | None] = mapped_column()
+    # A web UI user (no token); no foreign key: the history outlives the user.
+    actor_user_id: Mapped[int | None] = mapped_column()
     dialect: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

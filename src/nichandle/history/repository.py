@@ -1,4 +1,4 @@
-"""Queries over contact versions."""
+"""Queries over contact versions and domain role changes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nichandle.history.models import ContactVersion
+from nichandle.history.models import ContactVersion, DomainRoleChange
 
 
 async def versions_of_handle(
@@ -19,3 +19,16 @@ async def versions_of_handle(
         select(ContactVersion).where(*where).order_by(ContactVersion.id).offset(offset).limit(limit)
     )
     return rows.all(), total or 0
+
+
+async def role_changes_of_domain(
+    session: AsyncSession, account_id: int, domain_id: int, *, limit: int
+) -> Sequence[DomainRoleChange]:
+    """The domain's latest role changes, newest first (the index on (account_id, domain_id))."""
+    query = (
+        select(DomainRoleChange)
+        .where(DomainRoleChange.account_id == account_id, DomainRoleChange.domain_id == domain_id)
+        .order_by(DomainRoleChange.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()

@@ -47,6 +47,7 @@ async def record_contact_changes(
                 "handle": change.handle,
                 "action": change.action,
                 "actor_token_id": actor.token_id,
+                "actor_user_id": actor.user_id,
                 "dialect": actor.dialect,
                 "created_at": now,
                 "before": change.before,
@@ -69,6 +70,13 @@ async def contact_history(
     return Page(items=rows, total=total, request=request)
 
 
+async def domain_role_history(
+    session: AsyncSession, account_id: int, domain_id: int, *, limit: int = 50
+) -> Sequence[DomainRoleChange]:
+    """A domain's latest role changes, newest first."""
+    return await repository.role_changes_of_domain(session, account_id, domain_id, limit=limit)
+
+
 def record_role_change(
     session: AsyncSession,
     actor: Actor,
@@ -89,6 +97,7 @@ def record_role_change(
             before_handle=before_handle,
             after_handle=after_handle,
             actor_token_id=actor.token_id,
+            actor_user_id=actor.user_id,
             dialect=actor.dialect,
         )
     )

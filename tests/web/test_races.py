@@ -1,0 +1,148 @@
+"""The web UI's form writes raced against a live server (both databases; PostgreSQL is the one
+with real concurrency): concurrent submissions end in a consistent store, never in a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from nichandle.contacts.models import Contact
+from nichandle.db.engine import Database
+from nichandle.db.session import unit_of_work
+from nichandle.domains.models import DomainContact
+from nichandle.history.models import ContactVersion
+from tests.conftest import contact_payload
+from tests.test_live_server import LiveServer, module_database, module_server
+from tests.web.helpers import first_credentials, sign_in_first_user
+
+server = module_server("web-races")
+db = module_database()
+
+CONCURRENCY = 8
+
+
+@pytest.fixture(scope="module")
+async def browser_session(server: LiveServer) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A client signed in as the first user, and its CSRF token."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+        yield http, await sign_in_first_user(http, server)
+
+
+def api(server: LiveServer) -> httpx.AsyncClient:
+    token, _password = first_credentials(server)
+    return httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+
+
+def assert_no_server_error(responses: list[httpx.Response], *allowed: int) -> None:
+    for response in responses:
+        assert response.status_code < 500, response.text
+        assert response.status_code in allowed, (response.status_code, response.text[:2000])
+
+
+async def test_identical_creates_from_the_form_make_one_contact(
+    browser_session: tuple[httpx.AsyncClient, str], db: Database
+) -> None:
+    http, csrf = browser_session
+    data = {"csrf_token": csrf, **contact_payload(email="racing@example.com", phone="020 1234567")}
+    responses = await asyncio.gather(
+        *(http.post("/ui/contacts/new", data=data) for _ in range(CONCURRENCY))
+    )
+    # The winner redirects to its page; the others are offered it (the duplicate rule).
+    assert_no_server_error(responses, 200, 303)
+    assert sum(r.status_code == 303 for r in responses) == 1
+    async with unit_of_work(db, write=False) as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Contact).where(Contact.email == "racing@example.com")
+        )
+    assert count == 1
+
+
+async def test_racing_edits_are_each_recorded_and_the_last_one_stays(
+    browser_session: tuple[httpx.AsyncClient, str], server: LiveServer, db: Database
+) -> None:
+    http, csrf = browser_session
+    async with api(server) as client:
+        created = await client.post("/api/v1/contacts", json=contact_payload(email="e@example.com"))
+    handle = created.json()["data"]["handle"]
+    cities = [f"City {n}" for n in range(CONCURRENCY)]
+    base = {"csrf_token": csrf, **contact_payload(email="e@example.com")}
+    responses = await asyncio.gather(
+        *(
+            http.post(f"/ui/contacts/{handle}/edit", data={**base, "address_city": city})
+            for city in cities
+        )
+    )
+    assert_no_server_error(responses, 303, 409)
+    saved = sum(r.status_code == 303 for r in responses)
+    async with unit_of_work(db, write=False) as session:
+        contact = await session.scalar(select(Contact).where(Contact.handle == handle))
+        versions = (
+            await session.scalars(
+                select(ContactVersion)
+                .where(ContactVersion.handle == handle, ContactVersion.action == "update")
+                .order_by(ContactVersion.id)
+            )
+        ).all()
+    assert contact is not None
+    assert contact.address_city in cities
+    # Every saved edit has its version, each starting where the one before ended: no edit lost.
+    assert len(versions) == saved
+    for earlier, later in itertools.pairwise(versions):
+        assert earlier.after == later.before
+    assert versions[-1].after is not None
+    assert versions[-1].after["address_city"] == contact.address_city
+
+
+async def test_delete_racing_role_assignments_never_leaves_a_role_without_its_contact(
+    browser_session: tuple[httpx.AsyncClient, str], server: LiveServer, db: Database
+) -> None:
+    http, csrf = browser_session
+    async with api(server) as client:
+        made = await client.post(
+            "/api/v1/contacts", json=contact_payload(email="contested@example.com")
+        )
+        handle = made.json()["data"]["handle"]
+        names = [f"race{n}-web.com" for n in range(CONCURRENCY)]
+        for name in names:
+            added = await client.post("/api/v1/domains", json={"name": name})
+            assert added.status_code == 201, added.text
+    assigns = [
+        http.post(
+            f"/ui/domains/{name}/roles",
+            data={"csrf_token": csrf, "role": "admin", "handle": handle},
+        )
+        for name in names
+    ]
+    deletes = [
+        http.post(f"/ui/contacts/{handle}/delete", data={"csrf_token": csrf})
+        for _ in range(CONCURRENCY // 2)
+    ]
+    responses = await asyncio.gather(*assigns, *deletes)
+    assert_no_server_error(responses[: len(assigns)], 303, 409, 422)
+    assert_no_server_error(responses[len(assigns) :], 303, 404, 409)
+    deleted = sum(r.status_code == 303 for r in responses[len(assigns) :])
+    assert deleted <= 1
+    async with unit_of_work(db, write=False) as session:
+        alive = await session.scalar(select(Contact.id).where(Contact.handle == handle))
+        assigned = await session.scalar(
+            select(func.count()).select_from(DomainContact).where(DomainContact.contact_id == alive)
+        )
+    if deleted:
+        assert alive is None
+        assert all(
+            re.search(r"not found", r.text)
+            for r in responses[: len(assigns)]
+            if r.status_code == 422
+        )
+    else:
+        assert alive is not None
+        assert assigned == sum(r.status_code == 303 for r in responses[: len(assigns)])
+        assert assigned >= 1
