@@ -1,6 +1,6 @@
 """web UI sign-in: passwords (one-time ones too), web sessions, site secrets, who changed history
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 15:40:00.000000
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 import nichandle.db.base
 
-revision: str = "0010"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
