@@ -77,8 +77,11 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
+# Two processes, each test module whole in one (its live servers and databases are per module):
+# the suite waits on subprocesses and PostgreSQL as much as it computes. PYTEST_WORKERS=0: one.
+PYTEST_WORKERS ?= 2
 pytest: install-dev dnsimple-client browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
