@@ -329,18 +329,9 @@ async def reassign_contact(
             domains=picked if action == "apply" else None,
             dry_run=not apply,
         )
+        errors, status = {}, 200
     except FieldErrors as exc:
-        return render(
-            request,
-            "reassign.html",
-            web,
-            contact=contact,
-            to=to,
-            roles=ROLES,
-            chosen=chosen,
-            errors=exc.messages(),
-            status=422,
-        )
+        result, errors, status = None, exc.messages(), 422
     return render(
         request,
         "reassign.html",
@@ -349,6 +340,7 @@ async def reassign_contact(
         to=to,
         roles=ROLES,
         chosen=chosen,
-        errors={},
+        errors=errors,
         result=result,
+        status=status,
     )
