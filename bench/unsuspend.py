@@ -27,6 +27,7 @@ from nichandle.accounts import service as accounts
 from nichandle.accounts.service import Actor
 from nichandle.contacts import service as contacts
 from nichandle.db import migrate
+from nichandle.db.base import utcnow
 from nichandle.db.engine import Database
 from nichandle.db.engine import create_database as open_database
 from nichandle.db.session import unit_of_work
@@ -101,10 +102,7 @@ async def measure(url: str, domains: int) -> dict[str, Any]:
             await session.execute(
                 update(Verification)
                 .where(Verification.id == verification_id)
-                .values(
-                    deadline_at=Verification.created_at - timedelta(days=1),
-                    due_at=Verification.created_at - timedelta(days=1),
-                )
+                .values(deadline_at=utcnow() - timedelta(days=1), due_at=utcnow())
             )
         started = time.perf_counter()
         async with unit_of_work(db) as session:

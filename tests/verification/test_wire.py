@@ -3,6 +3,7 @@ isVerified, unverified list and verify; history entries; a cross-account 404 for
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from nichandle import clock
 from nichandle.clock import FrozenClock
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
+from nichandle.events.models import Delivery
 from nichandle.verification.models import Verification, VerificationMethod
 from nichandle.worker.loop import Worker
 from tests.conftest import Team, create_contact, make_team
@@ -144,3 +146,43 @@ async def test_dnsimple_reads_a_suspended_domain_as_registered_per_its_spec(
         dnsimple = await client.get(f"/v2/{team.id}/domains/dns-held.com", headers=team.headers)
     assert dnsimple.status_code == 200, dnsimple.text
     assert dnsimple.json()["data"]["state"] == "registered"
+
+
+async def test_namecom_hears_a_suspension_as_its_domain_lock_webhook(
+    client: httpx.AsyncClient, team: Team, worker: Worker, mailbox: Mailbox, db: Database
+) -> None:
+    email = address("lock-hook")
+    subscribed = await client.post(
+        "/core/v1/notifications",
+        json={
+            "eventName": "domain.lock.status_change",
+            "url": "https://lock-hook.invalid/hook",
+            "active": True,
+        },
+        auth=auth(team),
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    with clock.use(FrozenClock(datetime.now(UTC))) as frozen:
+        assert isinstance(frozen, FrozenClock)
+        owner = await create_contact(client, team, email=email)
+        await add_domain(client, team, "lock-hook.com", owner["handle"])
+        await drain(worker)
+        frozen.advance(timedelta(days=15, minutes=1))
+        await drain(worker)
+        verified = await client.post(
+            f"/api/v1/contacts/{owner['handle']}/verify", headers=team.headers
+        )
+        assert verified.status_code == 200, verified.text
+        await drain(worker)
+    async with unit_of_work(db, write=False) as session:
+        bodies = list(
+            await session.scalars(
+                select(Delivery.body).where(Delivery.account_id == team.id).order_by(Delivery.id)
+            )
+        )
+    sent = [json.loads(body) for body in bodies]
+    assert [(b["domainName"], b["action"], b["lockType"]) for b in sent] == [
+        ("lock-hook.com", "added", "TransferLock"),
+        ("lock-hook.com", "removed", "TransferLock"),
+    ]
+    assert sent[0]["registryStatuses"] == ["clientHold", "clientTransferProhibited"]
