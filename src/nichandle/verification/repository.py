@@ -9,6 +9,8 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from nichandle.contacts.models import Contact
 from nichandle.domains.models import Domain, DomainContact, DomainStatus
@@ -20,6 +22,8 @@ from nichandle.verification.models import (
 )
 
 OPEN = Verification.state == VerificationState.OPEN
+# Bound parameters per statement, well below both databases' limits.
+_CHUNK = 1000
 
 
 class DomainRow(NamedTuple):
@@ -74,18 +78,19 @@ async def verified_emails(
 ) -> dict[str, datetime]:
     """When each of these addresses was first verified in the account (absent: never)."""
     wanted = sorted(set(emails))
-    if not wanted:
-        return {}
-    query = (
-        select(Verification.email_normalized, func.min(Verification.verified_at))
-        .where(
-            Verification.account_id == account_id,
-            Verification.state == VerificationState.VERIFIED,
-            Verification.email_normalized.in_(wanted),
+    found: dict[str, datetime] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        query = (
+            select(Verification.email_normalized, func.min(Verification.verified_at))
+            .where(
+                Verification.account_id == account_id,
+                Verification.state == VerificationState.VERIFIED,
+                Verification.email_normalized.in_(wanted[start : start + _CHUNK]),
+            )
+            .group_by(Verification.email_normalized)
         )
-        .group_by(Verification.email_normalized)
-    )
-    return {email: at for email, at in await session.execute(query) if at is not None}
+        found.update((email, at) for email, at in await session.execute(query) if at is not None)
+    return found
 
 
 async def insert_open(session: AsyncSession, values: dict[str, Any]) -> int | None:
@@ -227,6 +232,23 @@ async def has_due(session: AsyncSession, now: datetime) -> bool:
         select(Verification.id).where(OPEN, Verification.due_at <= now).limit(1)
     )
     return found is not None
+
+
+async def set_email_verified_at(
+    session: AsyncSession, contact_ids: Sequence[int], at: datetime | None
+) -> None:
+    for start in range(0, len(contact_ids), _CHUNK):
+        await session.execute(
+            update(Contact)
+            .where(Contact.id.in_(contact_ids[start : start + _CHUNK]))
+            .values(email_verified_at=at)
+            .execution_options(synchronize_session=False)
+        )
+    # The contacts this transaction holds (the one a request answers with) read the same.
+    for contact_id in contact_ids:
+        held = session.identity_map.get(identity_key(Contact, contact_id))
+        if held is not None:
+            set_committed_value(held, "email_verified_at", at)
 
 
 async def claim_due(session: AsyncSession, now: datetime, *, limit: int) -> list[Verification]:

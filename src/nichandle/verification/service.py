@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -158,16 +158,23 @@ async def _find_or_open(
     )
 
 
-async def contacts_saved(session: AsyncSession, contacts: Sequence[Contact]) -> None:
-    """Each contact's ``email_verified_at`` as its (new) email stands in its account."""
-    if not contacts:
+async def emails_set(
+    session: AsyncSession, account_id: int, emails: Mapping[int, str], *, was_set: set[int]
+) -> None:
+    """``email_verified_at`` of contacts whose email was just set (contact id -> normalised
+    email): when the account verified that address, else null for those in ``was_set`` (their
+    old address may have been verified; a new contact's is null already). A statement per
+    distinct outcome, not per contact: an import batch sets thousands."""
+    if not emails:
         return
-    account_id = contacts[0].account_id
-    verified = await repository.verified_emails(
-        session, account_id, {contact.email_normalized for contact in contacts}
-    )
-    for contact in contacts:
-        contact.email_verified_at = verified.get(contact.email_normalized)
+    verified = await repository.verified_emails(session, account_id, set(emails.values()))
+    by_time: dict[datetime | None, list[int]] = {}
+    for contact_id, email in emails.items():
+        at = verified.get(email)
+        if at is not None or contact_id in was_set:
+            by_time.setdefault(at, []).append(contact_id)
+    for at, ids in by_time.items():
+        await repository.set_email_verified_at(session, ids, at)
 
 
 # --- verifying ------------------------------------------------------------------------------

@@ -68,17 +68,23 @@ class RegistrantVerification:
         ]
         if not new_email and not became_default:
             return
-        ids = {change.contact_id for change in [*new_email, *became_default]}
+        await service.emails_set(
+            session,
+            actor.account_id,
+            {change.contact_id: _email(change.after) for change in new_email if change.after},
+            was_set={change.contact_id for change in new_email if change.before is not None},
+        )
+        # Only updates can make an existing registrant's address new: few contacts, loaded.
+        updated = [change for change in new_email if change.before is not None]
+        ids = {change.contact_id for change in [*updated, *became_default]}
+        if not ids:
+            return
         found = {
             contact.id: contact
             for contact in await session.scalars(select(Contact).where(Contact.id.in_(ids)))
         }
-        await service.contacts_saved(
-            session,
-            [found[change.contact_id] for change in new_email if change.contact_id in found],
-        )
-        for change in new_email:
-            if change.before is not None and change.contact_id in found:
+        for change in updated:
+            if change.contact_id in found:
                 contact = found[change.contact_id]
                 user = UsedBy(contact.id, contact.is_default)
                 await self._registrant_of(
@@ -88,11 +94,10 @@ class RegistrantVerification:
             if change.contact_id in found:
                 # The registrant of every domain that leaves the role unset, from now on.
                 user = UsedBy(change.contact_id, True)
-                contact = found[change.contact_id]
                 await self._registrant_of(
                     session,
                     actor,
-                    contact,
+                    found[change.contact_id],
                     user,
                     VerificationReason.REGISTRANT_CHANGE,
                     explicit=False,
