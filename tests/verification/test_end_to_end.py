@@ -19,7 +19,6 @@ from nichandle.events.models import OutboxEvent
 from nichandle.verification.models import (
     MailState,
     Verification,
-    VerificationEntry,
     VerificationMail,
 )
 from nichandle.worker.loop import Worker
@@ -189,23 +188,19 @@ async def test_reminders_then_suspension_then_verifying_unsuspends_every_domain(
         assert sorted(e.payload["domain"] for e in lifted) == names
         assert len({e.txid for e in lifted}) == 1  # one transaction
 
-    async with unit_of_work(db, write=False) as session:
-        kinds = list(
-            await session.scalars(
-                select(VerificationEntry.kind)
-                .where(VerificationEntry.account_id == team.id)
-                .order_by(VerificationEntry.id)
-            )
-        )
-    assert [k.value for k in kinds] == [
-        "sent",
-        "reminded",
-        "reminded",
-        "reminded",
-        *["suspended"] * 3,
-        *["unsuspended"] * 3,
-        "verified",
+    history = await client.get(
+        f"/api/v1/contacts/{owner['handle']}/verification-history", headers=team.headers
+    )
+    assert history.status_code == 200, history.text
+    entries = history.json()["data"]
+    assert [(e["kind"], e["channel"]) for e in entries] == [
+        ("sent", "mail"),
+        *[("reminded", "mail")] * 3,
+        *[("suspended", "worker")] * 3,
+        *[("unsuspended", "link")] * 3,
+        ("verified", "link"),
     ]
+    assert [e["domain"] for e in entries if e["kind"] == "suspended"] == names
 
 
 async def test_a_worker_down_past_the_deadline_suspends_without_late_reminders(

@@ -17,6 +17,7 @@ from nichandle.domains.models import Domain, DomainContact, DomainStatus
 from nichandle.verification.models import (
     Verification,
     VerificationDomain,
+    VerificationEntry,
     VerificationState,
     VerificationToken,
 )
@@ -320,3 +321,18 @@ async def unsuspend(
         .execution_options(synchronize_session=False)
     )
     return sorted((DomainRow._make(row) for row in rows), key=lambda row: row.name)
+
+
+async def entries_of_contact(
+    session: AsyncSession, account_id: int, contact_id: int, *, offset: int, limit: int
+) -> tuple[Sequence[VerificationEntry], int]:
+    where = (VerificationEntry.account_id == account_id, VerificationEntry.contact_id == contact_id)
+    total = await session.scalar(select(func.count()).select_from(VerificationEntry).where(*where))
+    rows = await session.scalars(
+        select(VerificationEntry)
+        .where(*where)
+        .order_by(VerificationEntry.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return rows.all(), total or 0

@@ -27,6 +27,7 @@ from nichandle.domains.models import Domain, DomainStatus
 from nichandle.errors import Conflict, NotApplicable, NotFound, RateLimited
 from nichandle.events import catalogue
 from nichandle.events.service import emit, emit_many
+from nichandle.paging import Page, PageRequest
 from nichandle.verification import repository
 from nichandle.verification.models import (
     EntryKind,
@@ -499,3 +500,14 @@ async def unverified(
     """The account's open verifications with their domains' names, oldest first."""
     found = await repository.open_in_account(session, account_id)
     return [(v, await repository.domain_names(session, v.id)) for v in found]
+
+
+async def history(
+    session: AsyncSession, contact: Contact, request: PageRequest
+) -> Page[VerificationEntry]:
+    """The verification history of a contact's address, oldest first: sent, reminded,
+    verified, bounced, and each domain suspended or lifted."""
+    rows, total = await repository.entries_of_contact(
+        session, contact.account_id, contact.id, offset=request.offset, limit=request.per_page
+    )
+    return Page(items=rows, total=total, request=request)

@@ -46,6 +46,8 @@ from nichandle.dialects.native.schemas import (
     FieldErrorsRead,
     ReassignmentEnvelope,
     ReassignmentRead,
+    VerificationEntryPage,
+    VerificationEntryRead,
     VersionPage,
     VersionRead,
     core_roles,
@@ -295,6 +297,29 @@ async def history(
     result = await contact_history(session, actor.account_id, handle, page_request(page, per_page))
     links, meta = page_links(request.url, result, settings.public_url)
     return VersionPage(data=[VersionRead.of(v) for v in result.items], links=links, meta=meta)
+
+
+@router.get(
+    "/contacts/{handle}/verification-history",
+    response_model=VerificationEntryPage,
+    tags=["contacts"],
+    operation_id="contactVerificationHistory",
+)
+async def verification_history(
+    handle: str,
+    request: Request,
+    session: ReadSession,
+    actor: ActorDep,
+    settings: SettingsDep,
+    page: int = 1,
+    per_page: int = 100,
+) -> VerificationEntryPage:
+    """The contact's registrant verification history: mails, verification, suspensions."""
+    contact = await contacts.get_contact(session, actor.account_id, handle)
+    result = await verification.history(session, contact, page_request(page, per_page))
+    links, meta = page_links(request.url, result, settings.public_url)
+    data = [VerificationEntryRead.of(entry) for entry in result.items]
+    return VerificationEntryPage(data=data, links=links, meta=meta)
 
 
 @router.post(

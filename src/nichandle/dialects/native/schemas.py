@@ -21,7 +21,7 @@ from nichandle.domains.status import status_at
 from nichandle.errors import FieldErrors
 from nichandle.history.models import ContactVersion
 from nichandle.paging import Page
-from nichandle.verification.models import Verification
+from nichandle.verification.models import Verification, VerificationEntry
 
 # Timestamps arrive as ISO 8601 strings, which strict mode would refuse.
 WireDatetime = Annotated[datetime, Field(strict=False)]
@@ -381,6 +381,30 @@ class ContactVerificationRead(BaseModel):
 
 class ContactVerificationEnvelope(BaseModel):
     data: ContactVerificationRead
+
+
+class VerificationEntryRead(BaseModel):
+    verification_id: int
+    kind: str  # sent, reminded, verified, suspended, unsuspended, bounced
+    channel: str  # mail, log, link, api, worker
+    domain: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: VerificationEntry) -> VerificationEntryRead:
+        return cls(
+            verification_id=entry.verification_id,
+            kind=entry.kind.value,
+            channel=entry.channel,
+            domain=entry.domain_name,
+            created_at=entry.created_at,
+        )
+
+
+class VerificationEntryPage(BaseModel):
+    data: list[VerificationEntryRead]
+    links: Links
+    meta: PageMeta
 
 
 class DomainRead(BaseModel):
