@@ -13,10 +13,10 @@ from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.mail.smtp import Mailer
 from nichandle.settings import Settings
-from nichandle.verification import mails, rules
 from nichandle.verification import repository as verifications
+from nichandle.verification import rules
 from nichandle.verification import service as verification
-from nichandle.worker import deliveries, dispatch
+from nichandle.worker import deliveries, dispatch, mails
 from nichandle.worker.send import Sender
 
 logger = logging.getLogger("nichandle.worker")
