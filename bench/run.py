@@ -55,6 +55,7 @@ from bench.seed import (
     web_session_cookie,
     write_contacts,
 )
+from bench.unsuspend import run as measure_unsuspend
 
 RESULTS = BENCH_DIR / "results"
 # Without the bulk import, contacts are created over the API: slow, so only small sizes.
@@ -79,6 +80,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--outbox-events", type=int, default=20_000, help="events the outbox scenario delivers"
+    )
+    parser.add_argument(
+        "--unsuspend-domains",
+        type=int,
+        default=10_000,
+        help="domains a verified registrant has unsuspended at once (0 skips it)",
     )
     parser.add_argument("--scenarios", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--no-ceiling", action="store_true")
@@ -589,6 +596,15 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                     f"  {delivered['events_per_second']:,.0f} events/s "
                     f"(steady {delivered['steady_events_per_second']:,.0f})"
                 )
+            lifted = None
+            if args.unsuspend_domains:
+                console_print(
+                    f"[bold]{backend}[/bold]: unsuspending {args.unsuspend_domains:,} domains"
+                )
+                lifted = asyncio.run(
+                    measure_unsuspend(backend, args.unsuspend_domains, args.postgres_url)
+                )
+                console_print(f"  {lifted['unsuspend_seconds']:.2f} s in one transaction")
         finally:
             asyncio.run(drop_database(url, args.postgres_url))
     return {
@@ -608,6 +624,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         "growth": report.growth(steps),
         "import": imported,
         "outbox": delivered,
+        "unsuspend": lifted,
         "wall_seconds": time.perf_counter() - started,
     }
 

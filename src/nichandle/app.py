@@ -31,6 +31,7 @@ from nichandle.dialects.native.routes import router as native_router
 from nichandle.dialects.native.webhooks import router as native_webhooks_router
 from nichandle.dialects.ratelimit import Limits
 from nichandle.settings import Settings
+from nichandle.verification.page import router as verification_page_router
 from nichandle.web import errors as web_errors
 from nichandle.web import routes as web
 from nichandle.web.pages import PREFIX as WEB_PREFIX
@@ -133,7 +134,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, messa
 def create_app(settings: Settings | None = None, *, outbox_worker: bool = False) -> FastAPI:
     """The app; with ``outbox_worker`` it also runs an outbox worker for its lifetime."""
     settings = settings or Settings()
-    write_path.connect()
+    write_path.connect(settings)
     db = create_database(settings)
     limits = Limits(settings)
 
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     app.include_router(namecom_router)
     app.include_router(namecom_webhooks_router)
     web.install(app, settings)
+    app.include_router(verification_page_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> JSONResponse:

@@ -32,6 +32,13 @@ class Conflict(NichandleError):
     code = "conflict"
 
 
+class NotApplicable(NichandleError):
+    """The request asks for something the record has no use for (a resend for a domain
+    that needs no verification)."""
+
+    code = "not_applicable"
+
+
 class Unauthorized(NichandleError):
     code = "unauthorized"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import field_validator, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -78,6 +78,20 @@ class Settings(BaseSettings):
     web_sign_in_failures_per_email: int = 5
     web_sign_in_failures_per_address: int = 20
     web_sign_in_window_seconds: int = 900
+
+    # Registrant verification mail (docs/verification.md). smtp://host:port, smtps://host:port
+    # or smtp://host:port?starttls=true, user and password in the URL. Unset: mails are written
+    # to the log with their link (the `make run` default) and kept as delivered-to-log.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "nichandle <noreply@localhost>"
+    # ICANN's values (RAA WHOIS Accuracy Program Specification): days after the start.
+    verification_deadline_days: int = 15
+    verification_reminder_days: str = "5,10,13"  # comma-separated, each before the deadline
+    verification_resend_seconds: int = 900
+    # Two-letter TLDs (ccTLDs) need no verification; these (comma-separated) are exempt too,
+    # and verification_required_tlds are two-letter ones that need it all the same.
+    verification_exempt_tlds: str = ""
+    verification_required_tlds: str = ""
 
     @field_validator("public_url")
     @classmethod

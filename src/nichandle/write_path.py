@@ -1,16 +1,25 @@
 """Connects the packages whose records point at contacts to the contacts write path.
 
 contacts/ cannot import them (they build on it), so they subscribe to contacts.changes; every
-entry point (the app, the CLI, the worker) connects them before it writes.
+entry point (the app, the CLI, the worker) connects them before it writes. Registrant
+verification subscribes to the domains' roles as well (domains.roles.watch).
 """
 
 from __future__ import annotations
 
 from nichandle.certificates.service import CERTIFICATE_CONTACTS
 from nichandle.contacts import changes
+from nichandle.domains import roles
 from nichandle.domains.roles import DOMAIN_ROLES
+from nichandle.settings import Settings
+from nichandle.verification import rules
+from nichandle.verification.triggers import REGISTRANT_VERIFICATION
 
 
-def connect() -> None:
+def connect(settings: Settings | None = None) -> None:
     changes.connect(DOMAIN_ROLES)
     changes.connect(CERTIFICATE_CONTACTS)
+    changes.connect(REGISTRANT_VERIFICATION)
+    roles.watch(REGISTRANT_VERIFICATION)
+    if settings is not None:
+        rules.configure(settings)

@@ -212,7 +212,7 @@ def test_normalized_contact_has_the_canonical_forms(contact: dict[str, str | Non
 
 # --- through the native API: accepted contacts round-trip unchanged -----------------------
 
-READ_ONLY = ("handle", "created_at", "updated_at", "parent", "is_default")
+READ_ONLY = ("handle", "created_at", "updated_at", "parent", "is_default", "email_verified_at")
 IDENTITY_LOCKED = ("first_name", "last_name", "company_name", "address_country_code")
 
 METADATA = st.dictionaries(

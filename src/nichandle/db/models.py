@@ -7,6 +7,13 @@ from nichandle.db.base import Base
 from nichandle.domains.models import Domain, DomainContact
 from nichandle.events.models import Delivery, OutboxEvent
 from nichandle.history.models import ContactVersion, DomainRoleChange
+from nichandle.verification.models import (
+    Verification,
+    VerificationDomain,
+    VerificationEntry,
+    VerificationMail,
+    VerificationToken,
+)
 from nichandle.webhooks.models import Webhook
 
 __all__ = [
@@ -23,5 +30,10 @@ __all__ = [
     "Membership",
     "OutboxEvent",
     "User",
+    "Verification",
+    "VerificationDomain",
+    "VerificationEntry",
+    "VerificationMail",
+    "VerificationToken",
     "Webhook",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,30 @@ from nichandle.events.service import emit, emit_many
 from nichandle.history.service import ContactChange, record_role_change
 
 
+class RegistrantWatch(Protocol):
+    """Whatever follows from a domain's registrant being set (registrant verification)."""
+
+    async def registrant_set(
+        self, session: AsyncSession, actor: Actor, domain: Domain, *, created: bool
+    ) -> None: ...
+
+
+_watchers: list[RegistrantWatch] = []
+
+
+def watch(watcher: RegistrantWatch) -> None:
+    """Subscribes to every registrant set (once, however often it is called)."""
+    if watcher not in _watchers:
+        _watchers.append(watcher)
+
+
+async def _registrant_set(
+    session: AsyncSession, actor: Actor, domain: Domain, *, created: bool
+) -> None:
+    for watcher in _watchers:
+        await watcher.registrant_set(session, actor, domain, created=created)
+
+
 def used_by(contact: Contact) -> UsedBy:
     return UsedBy(contact.id, contact.is_default)
 
@@ -29,10 +54,16 @@ async def assign_roles(
     actor: Actor,
     domain: Domain,
     assignments: Mapping[str, Contact | None],
+    *,
+    created: bool = False,
+    removing: bool = False,
 ) -> list[str]:
     """Points roles at contacts (None: back to the default); a history row per role changed and
     one ``domain.contacts_changed`` event. The caller holds the domain's lock and the contacts'
-    (contacts.service.contacts_to_assign). Returns the roles that changed."""
+    (contacts.service.contacts_to_assign). Returns the roles that changed.
+
+    The watchers hear of a new registrant: on ``created`` (a new domain, whose registrant may be
+    the default), or when the registrant role changed, unless the domain is ``removing``."""
     current = {row.role: row for row in domain.roles}
     changed: list[tuple[str, str | None, str | None]] = []
     for role, contact in assignments.items():
@@ -54,6 +85,8 @@ async def assign_roles(
             row.contact = contact
         changed.append((role, before, after))
     if not changed:
+        if created:
+            await _registrant_set(session, actor, domain, created=True)
         return []
     domain.updated_at = utcnow()
     if domain.id is None:
@@ -77,6 +110,8 @@ async def assign_roles(
         catalogue.DOMAIN_CONTACTS_CHANGED,
         catalogue.DomainContactsChanged(domain=domain.name, domain_id=domain.id, roles=roles),
     )
+    if not removing and (created or "registrant" in roles):
+        await _registrant_set(session, actor, domain, created=created)
     return roles
 
 

@@ -191,7 +191,7 @@ async def add_domain(
     session.add(domain)
     await session.flush()
     emit(session, actor, catalogue.DOMAIN_CREATED, _changed(domain))
-    await roles.assign_roles(session, actor, domain, assignments)
+    await roles.assign_roles(session, actor, domain, assignments, created=True)
     return await resolve(session, domain)
 
 
@@ -460,7 +460,7 @@ async def add_domain_with_details(
 async def delete_domain(session: AsyncSession, actor: Actor, name: str) -> None:
     """Removes a domain from the account; its role history stays."""
     domain = await get_domain_model(session, actor.account_id, name, lock=True)
-    await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
+    await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES), removing=True)
     await session.delete(domain)
     await session.flush()
     emit(session, actor, catalogue.DOMAIN_DELETED, _changed(domain))

@@ -21,8 +21,10 @@ def registry_statuses(domain: Domain) -> list[str]:
     """The EPP statuses (RFC 5731) the registrar asks the registry for, from the domain's locks
     and holds."""
     statuses = []
-    if domain.status == DomainStatus.SUSPENDED:
+    suspended = domain.status == DomainStatus.SUSPENDED
+    if suspended:
         statuses.append("clientHold")
-    if domain.locked:
+    # A suspension (registrant verification) holds transfers as well as resolution.
+    if domain.locked or suspended:
         statuses.append("clientTransferProhibited")
     return statuses or ["ok"]

@@ -94,6 +94,33 @@ class WebhookTest(TypedDict):
     url: str
 
 
+class _VerificationRequired(TypedDict):
+    verification_id: int
+    email: str
+    contact: str | None  # the handle whose change started it
+    reason: str  # new_registration, registrant_change, email_change
+    state: str  # open, verified
+    deadline_at: str
+    domains: list[str]
+
+
+class ContactVerificationChanged(_VerificationRequired, total=False):
+    """contact.verification.started / reminded / verified / bounced: a registrant email's
+    verification (docs/verification.md)."""
+
+    verified_at: str
+    method: str  # link, api
+    bounce_reason: str
+
+
+class DomainSuspension(DomainChanged):
+    """domain.suspended / unsuspended: a registrant verification's deadline passed, or it was
+    verified; with the EPP statuses asked of the registry."""
+
+    reason: str
+    registry_statuses: list[str]
+
+
 def timestamp(moment: datetime) -> str:
     """A time as payloads carry it: ISO 8601 in UTC, with Z."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -135,12 +162,18 @@ def _contact(payload: ContactCreated | ContactUpdated | ContactDeleted) -> Resou
     return Resource("contact", contact["handle"], contact.get("parent_handle"))
 
 
-def _domain(payload: DomainChanged | DomainContactsChanged | DomainLockChanged) -> Resource:
+def _domain(
+    payload: DomainChanged | DomainContactsChanged | DomainLockChanged | DomainSuspension,
+) -> Resource:
     return Resource("domain", payload["domain"])
 
 
 def _certificate(payload: CertificateChanged) -> Resource:
     return Resource("certificate", str(payload["certificate_id"]), payload["contact"])
+
+
+def _verification(payload: ContactVerificationChanged) -> Resource:
+    return Resource("contact_verification", str(payload["verification_id"]), payload["contact"])
 
 
 def _webhook(payload: WebhookDeactivated | WebhookTest) -> Resource:
@@ -157,6 +190,20 @@ DOMAIN_CONTACTS_CHANGED = EventType("domain.contacts_changed", DomainContactsCha
 DOMAIN_LOCK_CHANGED = EventType("domain.lock_changed", DomainLockChanged, _domain)
 CERTIFICATE_CREATED = EventType("certificate.created", CertificateChanged, _certificate)
 CERTIFICATE_DELETED = EventType("certificate.deleted", CertificateChanged, _certificate)
+DOMAIN_SUSPENDED = EventType("domain.suspended", DomainSuspension, _domain)
+DOMAIN_UNSUSPENDED = EventType("domain.unsuspended", DomainSuspension, _domain)
+CONTACT_VERIFICATION_STARTED = EventType(
+    "contact.verification.started", ContactVerificationChanged, _verification
+)
+CONTACT_VERIFICATION_REMINDED = EventType(
+    "contact.verification.reminded", ContactVerificationChanged, _verification
+)
+CONTACT_VERIFICATION_VERIFIED = EventType(
+    "contact.verification.verified", ContactVerificationChanged, _verification
+)
+CONTACT_VERIFICATION_BOUNCED = EventType(
+    "contact.verification.bounced", ContactVerificationChanged, _verification
+)
 WEBHOOK_DEACTIVATED = EventType("webhook.deactivated", WebhookDeactivated, _webhook)
 # Sent to the one webhook under test, whatever its filter (webhooks.service.queue_test).
 WEBHOOK_TEST = EventType("webhook.test", WebhookTest, _webhook, dispatched=False)
@@ -174,6 +221,12 @@ CATALOGUE: dict[str, EventType[Any]] = {
         DOMAIN_LOCK_CHANGED,
         CERTIFICATE_CREATED,
         CERTIFICATE_DELETED,
+        DOMAIN_SUSPENDED,
+        DOMAIN_UNSUSPENDED,
+        CONTACT_VERIFICATION_STARTED,
+        CONTACT_VERIFICATION_REMINDED,
+        CONTACT_VERIFICATION_VERIFIED,
+        CONTACT_VERIFICATION_BOUNCED,
         WEBHOOK_DEACTIVATED,
         WEBHOOK_TEST,
     )

@@ -8,10 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
+from nichandle.db.base import utcnow
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
+from nichandle.mail.smtp import Mailer
 from nichandle.settings import Settings
-from nichandle.worker import deliveries, dispatch
+from nichandle.verification import repository as verifications
+from nichandle.verification import rules
+from nichandle.verification import service as verification
+from nichandle.worker import deliveries, dispatch, mails
 from nichandle.worker.send import Sender
 
 logger = logging.getLogger("nichandle.worker")
@@ -24,12 +29,15 @@ class Worker:
         self.db = db
         self.settings = settings
         self.sender = sender
+        self.mailer = Mailer(settings)
+        rules.configure(settings)
 
     async def run_once(self) -> int:
         """One round: dispatch a batch of events, deliver a batch of due deliveries; the larger
         count (0: idle; a full batch: there is probably more)."""
         dispatched = await self.dispatch()
-        return max(dispatched, await self.deliver())
+        delivered = await self.deliver()
+        return max(dispatched, delivered, await self.verify())
 
     async def dispatch(self) -> int:
         async with unit_of_work(self.db, write=False, per_statement=True) as session:
@@ -59,6 +67,31 @@ class Worker:
         async with unit_of_work(self.db) as session:
             await deliveries.record(session, list(zip(claims, outcomes, strict=True)))
         return len(claims)
+
+    async def verify(self) -> int:
+        """Registrant verification: the deadlines due (reminders, suspensions), then the mails
+        due, sent outside any transaction."""
+        handled = 0
+        async with unit_of_work(self.db, write=False, per_statement=True) as session:
+            deadlines = await verifications.has_due(session, utcnow())
+        if deadlines:
+            async with unit_of_work(self.db) as session:
+                handled = await verification.run_due(session, limit=self.settings.worker_batch_size)
+        async with unit_of_work(self.db, write=False, per_statement=True) as session:
+            if not await mails.has_due(session):
+                return handled
+        async with unit_of_work(self.db) as session:
+            claims = await mails.claim(
+                session,
+                limit=self.settings.worker_batch_size,
+                lease=timedelta(seconds=self.settings.worker_lease_seconds),
+                public_url=self.settings.public_url
+                or f"http://{self.settings.host}:{self.settings.port}",
+            )
+        outcomes = [(claim, await self.mailer.send(claim.message)) for claim in claims]
+        async with unit_of_work(self.db) as session:
+            await mails.record(session, outcomes)
+        return max(handled, len(claims))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rounds until ``stop`` is set; the round under way finishes first, so what was sent is

@@ -61,6 +61,18 @@ schema = schemathesis.openapi.from_dict(native_openapi(), config=CONFIG).include
 )
 
 
+# The stateful run explores the operations it had before registrant verification added four:
+# each new operation reshuffles its derandomized walk (tests/verification covers them).
+WORKFLOW_SCHEMA = schema.exclude(
+    operation_id=[
+        "contactVerificationHistory",
+        "getContactVerification",
+        "resendContactVerification",
+        "verifyContactEmail",
+    ]
+)
+
+
 @schema.auth(refresh_interval=None)
 class NativeToken:
     """Schemathesis' own auth, so it knows which header the token goes in: its negative cases
@@ -171,6 +183,9 @@ async def target(
             NICHANDLE_AUTH_FAILURE_LIMIT=str(LIVE_RATE_LIMIT),
             NICHANDLE_TOKEN_RATE_LIMIT_PER_HOUR=str(LIVE_RATE_LIMIT),
             NICHANDLE_REDIS_URL=None,
+            # Resending a verification mail is 429 within 15 minutes of the last one, whatever
+            # the data: no limit here (tests/verification tests it).
+            NICHANDLE_VERIFICATION_RESEND_SECONDS="0",
         ) as server,
     ):
         tenant = await make_tenant(server.database_url, "Native Fuzz")
@@ -210,7 +225,7 @@ def test_native_operations_conform_to_our_openapi(case: schemathesis.Case, targe
 def test_native_workflows_conform_to_our_openapi(target: Target) -> None:
     answered: set[tuple[str, int]] = set()
 
-    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    class Workflow(WORKFLOW_SCHEMA.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             # Each scenario on a team of its own, so a scenario replayed (Hypothesis does,
             # to shrink and to mutate) meets the state it met the first time.

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from nichandle.accounts.service import Actor
+from nichandle.db.base import parse_id
 from nichandle.dialects.deps import (
     ReadSession,
     WriteSession,
@@ -26,10 +27,13 @@ from nichandle.dialects.namecom.schemas import (
     DomainList,
     DomainOut,
     SetContactsRequest,
+    UnverifiedContactsResponse,
     UpdateDomainRequest,
 )
 from nichandle.domains import service as domains
+from nichandle.errors import FieldErrors, NotFound
 from nichandle.paging import page_request
+from nichandle.verification import service as verification
 
 DIALECT = "namecom"
 MAX_PER_PAGE = 1000
@@ -130,3 +134,28 @@ async def set_contacts(
         session, actor, domainName, body.core_roles(), require=REQUIRED_CORE_FIELDS
     )
     return DomainOut.of(view)
+
+
+@router.get(
+    "/contacts/unverified",
+    response_model=UnverifiedContactsResponse,
+    response_model_by_alias=True,
+)
+async def list_unverified_contacts(
+    session: ReadSession, actor: ActorDep, perPage: int = 100, page: int = 1
+) -> UnverifiedContactsResponse:
+    """UnverifiedContactsList: the registrant emails that still need verifying."""
+    if perPage < 1 or page < 1:
+        raise FieldErrors.single("perPage" if perPage < 1 else "page", "invalid", "must be >= 1")
+    found = await verification.unverified(session, actor.account_id)
+    return UnverifiedContactsResponse.of(found, page=page, per_page=min(perPage, MAX_PER_PAGE))
+
+
+@router.post("/contacts/verify/{verificationId}", status_code=204)
+async def verify_contact(verificationId: str, session: WriteSession, actor: ActorDep) -> Response:
+    """VerifyContact: you verified the address yourself; 404 for an unknown id."""
+    found = parse_id(verificationId)
+    if found is None:
+        raise NotFound(f"Verification {verificationId} not found", code="verification_not_found")
+    await verification.verify_by_id(session, actor, found)
+    return Response(status_code=204)

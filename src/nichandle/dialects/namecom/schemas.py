@@ -14,9 +14,10 @@ from pydantic_core import PydanticCustomError
 
 from nichandle.contacts.addresses import compose_address1, street_fields
 from nichandle.contacts.models import Contact
-from nichandle.domains.models import ROLES
+from nichandle.domains.models import ROLES, DomainStatus
 from nichandle.domains.service import DomainView, renewal_price
 from nichandle.paging import Page
+from nichandle.verification.models import Verification
 
 # name.com's Contact schema requires a state; the core only where the country's format does.
 REQUIRED_CORE_FIELDS = ("address_state",)
@@ -252,7 +253,8 @@ class DomainOut(BaseModel):
             createDate=timestamp(domain.created_at),
             expireDate=timestamp(domain.expires_at),
             autorenewEnabled=domain.autorenew,
-            locked=domain.locked,
+            # A suspension holds transfers too (clientTransferProhibited): name.com shows a lock.
+            locked=domain.locked or domain.status == DomainStatus.SUSPENDED,
             privacyEnabled=domain.privacy,
             contacts=contacts,
             nameservers=list(domain.nameservers),
@@ -295,3 +297,49 @@ class CreateDomainResponse(BaseModel):
     @classmethod
     def of(cls, view: DomainView) -> CreateDomainResponse:
         return cls(domain=DomainOut.of(view), order=view.domain.id, totalPaid=0.0)
+
+
+class UnverifiedContact(BaseModel):
+    verificationId: int
+    createDate: str
+    verifyBy: str
+    email: str
+    domains: list[str]
+
+
+class UnverifiedContactsResponse(BaseModel):
+    """UnverifiedContactsResponse: a page of the account's open verifications."""
+
+    unverifiedContacts: list[UnverifiedContact]
+    from_: int = Field(serialization_alias="from")
+    to: int
+    lastPage: int
+    nextPage: int | None
+    totalCount: int
+
+    @classmethod
+    def of(
+        cls, found: list[tuple[Verification, list[str]]], *, page: int, per_page: int
+    ) -> UnverifiedContactsResponse:
+        # Only verifications that concern a domain: name.com's domains has minItems 1.
+        listed = [(v, names) for v, names in found if names]
+        start = (page - 1) * per_page
+        items = listed[start : start + per_page]
+        last = max(1, -(-len(listed) // per_page))
+        return cls(
+            unverifiedContacts=[
+                UnverifiedContact(
+                    verificationId=v.id,
+                    createDate=timestamp(v.created_at),
+                    verifyBy=timestamp(v.deadline_at),
+                    email=v.email,
+                    domains=names,
+                )
+                for v, names in items
+            ],
+            from_=start + 1 if items else 0,
+            to=start + len(items) if items else 0,
+            lastPage=last,
+            nextPage=page + 1 if page < last else None,
+            totalCount=len(listed),
+        )

@@ -101,16 +101,31 @@ def event_name(name: str) -> str:
     raise FieldErrors.single("eventName", "invalid", problem)
 
 
+# A registrant verification's suspension holds transfers (clientTransferProhibited) and its
+# lifting releases them: name.com shows that as its domain's transfer lock changing, unless the
+# owner's own lock held transfers all along.
+SUSPENSION_ACTIONS = {
+    catalogue.DOMAIN_SUSPENDED.name: "added",
+    catalogue.DOMAIN_UNSUSPENDED.name: "removed",
+}
+
+
 def delivery_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dict[str, Any] | None:
     """name.com's body for an event the subscription names; None for every other event."""
-    if event.type != catalogue.DOMAIN_LOCK_CHANGED.name or LOCK_STATUS_CHANGE not in webhook.events:
+    if LOCK_STATUS_CHANGE not in webhook.events:
         return None
     payload = event.payload
+    if event.type == catalogue.DOMAIN_LOCK_CHANGED.name:
+        action, lock = payload["action"], LOCK_TYPES[payload["lock"]]
+    elif event.type in SUSPENSION_ACTIONS and not payload["locked"]:
+        action, lock = SUSPENSION_ACTIONS[event.type], LOCK_TYPES["transfer"]
+    else:
+        return None
     return {
         "eventName": LOCK_STATUS_CHANGE,
         "domainName": payload["domain"],
-        "action": payload["action"],
-        "lockType": LOCK_TYPES[payload["lock"]],
+        "action": action,
+        "lockType": lock,
         "registryStatuses": payload["registry_statuses"],
     }
 

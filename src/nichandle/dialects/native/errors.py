@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from nichandle.errors import (
     Conflict,
     FieldErrors,
+    NotApplicable,
     NotFound,
     PolicyRefused,
     RateLimited,
@@ -21,6 +22,7 @@ from nichandle.errors import (
 )
 
 STATUS = {
+    NotApplicable: 400,
     NotFound: 404,
     Conflict: 409,
     Unauthorized: 401,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.service import Actor
 from nichandle.certificates import service as certificates
@@ -32,6 +34,8 @@ from nichandle.dialects.native.schemas import (
     ContactsEnvelope,
     ContactUpdate,
     ContactUsageEnvelope,
+    ContactVerificationEnvelope,
+    ContactVerificationRead,
     ContactWithUsage,
     DomainCreate,
     DomainEnvelope,
@@ -42,17 +46,23 @@ from nichandle.dialects.native.schemas import (
     FieldErrorsRead,
     ReassignmentEnvelope,
     ReassignmentRead,
+    VerificationEntryPage,
+    VerificationEntryRead,
     VersionPage,
     VersionRead,
     core_roles,
     expansions,
     metadata_filters,
     page_links,
+    verification_notice,
 )
 from nichandle.domains import reassign
 from nichandle.domains import service as domains
+from nichandle.domains.service import DomainView
 from nichandle.history.service import contact_history
 from nichandle.paging import MAX_PER_PAGE, page_request
+from nichandle.settings import Settings
+from nichandle.verification import service as verification
 
 DIALECT = "native"
 
@@ -289,6 +299,29 @@ async def history(
     return VersionPage(data=[VersionRead.of(v) for v in result.items], links=links, meta=meta)
 
 
+@router.get(
+    "/contacts/{handle}/verification-history",
+    response_model=VerificationEntryPage,
+    tags=["contacts"],
+    operation_id="contactVerificationHistory",
+)
+async def verification_history(
+    handle: str,
+    request: Request,
+    session: ReadSession,
+    actor: ActorDep,
+    settings: SettingsDep,
+    page: int = 1,
+    per_page: int = 100,
+) -> VerificationEntryPage:
+    """The contact's registrant verification history: mails, verification, suspensions."""
+    contact = await contacts.get_contact(session, actor.account_id, handle)
+    result = await verification.history(session, contact, page_request(page, per_page))
+    links, meta = page_links(request.url, result, settings.public_url)
+    data = [VerificationEntryRead.of(entry) for entry in result.items]
+    return VerificationEntryPage(data=data, links=links, meta=meta)
+
+
 @router.post(
     "/contacts/{handle}/reassign",
     response_model=ReassignmentEnvelope,
@@ -326,7 +359,11 @@ async def reassign_contact(
     },
 )
 async def add_domain(
-    body: DomainCreate, session: WriteSession, actor: ActorDep, expand: Expand = None
+    body: DomainCreate,
+    session: WriteSession,
+    actor: ActorDep,
+    settings: SettingsDep,
+    expand: Expand = None,
 ) -> DomainEnvelope:
     """Add an existing registration to the team; roles left out use the default contact."""
     view = await domains.add_domain(
@@ -336,7 +373,8 @@ async def add_domain(
         contacts_by_role=core_roles(body.contacts),
         settings=body.settings(),
     )
-    return DomainEnvelope(data=DomainRead.of(view, expansions(expand)))
+    [read] = await _domain_reads(session, settings, [view], expand)
+    return DomainEnvelope(data=read)
 
 
 @router.get("/domains", response_model=DomainPage, tags=["domains"], operation_id="listDomains")
@@ -360,7 +398,7 @@ async def list_domains(
         contact_handle=contact,
     )
     links, meta = page_links(request.url, result, settings.public_url)
-    data = [DomainRead.of(view, expansions(expand)) for view in result.items]
+    data = await _domain_reads(session, settings, result.items, expand)
     return DomainPage(data=data, links=links, meta=meta)
 
 
@@ -368,11 +406,12 @@ async def list_domains(
     "/domains/{name}", response_model=DomainEnvelope, tags=["domains"], operation_id="getDomain"
 )
 async def get_domain(
-    name: str, session: ReadSession, actor: ActorDep, expand: Expand = None
+    name: str, session: ReadSession, actor: ActorDep, settings: SettingsDep, expand: Expand = None
 ) -> DomainEnvelope:
     """Retrieve a domain with its role contacts (expand[]=contacts embeds them)."""
     view = await domains.get_domain(session, actor.account_id, name)
-    return DomainEnvelope(data=DomainRead.of(view, expansions(expand)))
+    [read] = await _domain_reads(session, settings, [view], expand)
+    return DomainEnvelope(data=read)
 
 
 @router.patch(
@@ -383,7 +422,12 @@ async def get_domain(
     responses=TOO_LARGE,
 )
 async def update_domain(
-    name: str, body: DomainUpdate, session: WriteSession, actor: ActorDep, expand: Expand = None
+    name: str,
+    body: DomainUpdate,
+    session: WriteSession,
+    actor: ActorDep,
+    settings: SettingsDep,
+    expand: Expand = None,
 ) -> DomainEnvelope:
     """Change settings and the roles sent; ``"contacts": {}`` resets every role to the default."""
     view = await domains.update_domain(
@@ -394,7 +438,69 @@ async def update_domain(
         contacts_by_role=core_roles(body.contacts or {}),
         reset_roles=body.contacts == {},
     )
-    return DomainEnvelope(data=DomainRead.of(view, expansions(expand)))
+    [read] = await _domain_reads(session, settings, [view], expand)
+    return DomainEnvelope(data=read)
+
+
+async def _domain_reads(
+    session: AsyncSession, settings: Settings, views: Sequence[DomainView], expand: Expand
+) -> list[DomainRead]:
+    """The domains as the wire shows them, with the notices of their open verifications."""
+    account_ids = {view.domain.account_id for view in views}
+    waiting = (
+        await verification.open_for_domains(
+            session, account_ids.pop(), [view.domain.id for view in views]
+        )
+        if account_ids
+        else {}
+    )
+    base = settings.public_url or ""
+    return [
+        DomainRead.of(
+            view,
+            expansions(expand),
+            [verification_notice(view.domain.name, waiting[view.domain.id], base)]
+            if view.domain.id in waiting
+            else [],
+        )
+        for view in views
+    ]
+
+
+@router.get(
+    "/domains/{name}/contact-verification",
+    response_model=ContactVerificationEnvelope,
+    tags=["domains"],
+    operation_id="getContactVerification",
+)
+async def get_contact_verification(
+    name: str, session: ReadSession, actor: ActorDep
+) -> ContactVerificationEnvelope:
+    """The open registrant verification the domain waits for (404 when none)."""
+    domain = await domains.get_domain_model(session, actor.account_id, name)
+    found = await verification.open_for_domain(session, domain)
+    names = await verification.domain_names(session, found)
+    return ContactVerificationEnvelope(data=ContactVerificationRead.of(found, names))
+
+
+@router.post(
+    "/domains/{name}/contact-verification/resend",
+    response_model=DomainEnvelope,
+    tags=["domains"],
+    operation_id="resendContactVerification",
+    responses={
+        400: {"model": ErrorRead, "description": "The domain needs no verification"},
+        429: {"model": ErrorRead, "description": "Sent less than 15 minutes ago (Retry-After)"},
+    },
+)
+async def resend_contact_verification(
+    name: str, session: WriteSession, actor: ActorDep, settings: SettingsDep
+) -> DomainEnvelope:
+    """Send the registrant verification mail again (at most once per 15 minutes)."""
+    domain = await domains.get_domain_model(session, actor.account_id, name)
+    await verification.resend(session, actor, domain)
+    [read] = await _domain_reads(session, settings, [await domains.resolve(session, domain)], None)
+    return DomainEnvelope(data=read)
 
 
 @router.delete(
@@ -486,3 +592,18 @@ async def delete_certificate(
     """Remove a certificate."""
     await certificates.delete_certificate(session, actor, certificate_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/contacts/{handle}/verify",
+    response_model=ContactEnvelope,
+    tags=["contacts"],
+    operation_id="verifyContactEmail",
+)
+async def verify_contact_email(
+    handle: str, session: WriteSession, actor: ActorDep
+) -> ContactEnvelope:
+    """Mark the contact's email verified (you verified it yourself); recorded with your token."""
+    contact = await contacts.get_contact(session, actor.account_id, handle)
+    await verification.verify_contact_email(session, actor, contact)
+    return ContactEnvelope(data=ContactRead.of(contact))

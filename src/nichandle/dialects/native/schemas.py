@@ -21,6 +21,7 @@ from nichandle.domains.status import status_at
 from nichandle.errors import FieldErrors
 from nichandle.history.models import ContactVersion
 from nichandle.paging import Page
+from nichandle.verification.models import Verification, VerificationEntry
 
 # Timestamps arrive as ISO 8601 strings, which strict mode would refuse.
 WireDatetime = Annotated[datetime, Field(strict=False)]
@@ -115,6 +116,8 @@ class ContactRead(BaseModel):
     parent: str | ContactRead | None
     extension_data: dict[str, Any]
     metadata: dict[str, str]
+    # When the account verified this email (registrant verification); null until then.
+    email_verified_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -295,6 +298,115 @@ class DomainUpdate(_Input):
         return changes
 
 
+class NoticeAction(BaseModel):
+    code: str
+    method: str | None = None
+    href: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Notice(BaseModel):
+    """Something the domain's owner has to do or know, as Domain Chief shapes it."""
+
+    code: str
+    type: str
+    severity: str
+    message: str
+    data: dict[str, Any]
+    actions: list[NoticeAction]
+
+
+def verification_notice(name: str, verification: Verification, base_url: str) -> Notice:
+    """The registrant verification a domain waits for: open its status, or resend the mail."""
+    at = f"{base_url}/api/v1/domains/{name}/contact-verification"
+    deadline = verification.deadline_at.isoformat().replace("+00:00", "Z")
+    if verification.suspended_at is not None:
+        message = f"The registrant email {verification.email} is not verified: suspended"
+    else:
+        message = f"The registrant email {verification.email} must be verified by {deadline}"
+    return Notice(
+        code="domain.contact_verification.required",
+        type="action_required",
+        severity="warning",
+        message=message,
+        data={
+            "email": verification.email,
+            "verify_by": deadline,
+            "bounced": verification.bounced_at is not None,
+            "bounce_reason": verification.bounce_reason,
+        },
+        actions=[
+            NoticeAction(
+                code="domain.contact_verification.open",
+                data={"contact_verification_url": at},
+            ),
+            NoticeAction(
+                code="domain.contact_verification.resend", method="POST", href=f"{at}/resend"
+            ),
+        ],
+    )
+
+
+class ContactVerificationRead(BaseModel):
+    id: int
+    email: str
+    state: str
+    reason: str
+    created_at: datetime
+    verify_by: datetime
+    reminders_sent: int
+    last_mail_at: datetime | None
+    suspended_at: datetime | None
+    bounced_at: datetime | None
+    bounce_reason: str | None
+    domains: list[str]
+
+    @classmethod
+    def of(cls, verification: Verification, domains: list[str]) -> ContactVerificationRead:
+        return cls(
+            id=verification.id,
+            email=verification.email,
+            state=verification.state.value,
+            reason=verification.reason.value,
+            created_at=verification.created_at,
+            verify_by=verification.deadline_at,
+            reminders_sent=verification.reminders_sent,
+            last_mail_at=verification.last_mail_at,
+            suspended_at=verification.suspended_at,
+            bounced_at=verification.bounced_at,
+            bounce_reason=verification.bounce_reason,
+            domains=domains,
+        )
+
+
+class ContactVerificationEnvelope(BaseModel):
+    data: ContactVerificationRead
+
+
+class VerificationEntryRead(BaseModel):
+    verification_id: int
+    kind: str  # sent, reminded, verified, suspended, unsuspended, bounced
+    channel: str  # mail, log, link, api, worker
+    domain: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: VerificationEntry) -> VerificationEntryRead:
+        return cls(
+            verification_id=entry.verification_id,
+            kind=entry.kind.value,
+            channel=entry.channel,
+            domain=entry.domain_name,
+            created_at=entry.created_at,
+        )
+
+
+class VerificationEntryPage(BaseModel):
+    data: list[VerificationEntryRead]
+    links: Links
+    meta: PageMeta
+
+
 class DomainRead(BaseModel):
     name: str
     unicode_name: str
@@ -309,9 +421,15 @@ class DomainRead(BaseModel):
     updated_at: datetime
     expires_at: datetime
     contacts: dict[str, str | ContactRead | None]
+    notices: list[Notice] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, view: DomainView, expand: frozenset[str] = frozenset()) -> DomainRead:
+    def of(
+        cls,
+        view: DomainView,
+        expand: frozenset[str] = frozenset(),
+        notices: list[Notice] | None = None,
+    ) -> DomainRead:
         domain = view.domain
         price = renewal_price(domain)
         contacts: dict[str, str | ContactRead | None] = {}
@@ -335,6 +453,7 @@ class DomainRead(BaseModel):
             updated_at=domain.updated_at,
             expires_at=domain.expires_at,
             contacts=contacts,
+            notices=notices or [],
         )
 
 

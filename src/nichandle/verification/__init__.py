@@ -1,0 +1,1 @@
+"""Registrant verification (ICANN 2013 RAA, WHOIS Accuracy Program Specification)."""
