@@ -31,7 +31,6 @@ from nichandle.dialects.native.routes import router as native_router
 from nichandle.dialects.native.webhooks import router as native_webhooks_router
 from nichandle.dialects.ratelimit import Limits
 from nichandle.settings import Settings
-from nichandle.verification.page import router as verification_page_router
 from nichandle.web import errors as web_errors
 from nichandle.web import routes as web
 from nichandle.web.pages import PREFIX as WEB_PREFIX
@@ -189,7 +188,6 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     app.include_router(namecom_router)
     app.include_router(namecom_webhooks_router)
     web.install(app, settings)
-    app.include_router(verification_page_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> JSONResponse:

@@ -1,9 +1,7 @@
 """The page the mailed link opens: GET shows a confirm button and changes nothing (a mail
 scanner that follows links verifies nothing); POST, with the CSRF token the page set as a
 cookie and a form field (double submit), verifies. Expired, used or unknown links get a page
-that says so (410 / 404), never an API error.
-
-The web UI's edge; its templates extend the small layout here until they move under web/.
+that says so (410 / 404), never an API error. The UI's layout, nobody signed in.
 """
 
 from __future__ import annotations
@@ -14,17 +12,13 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from nichandle.dialects.deps import ReadSession, WriteSession
 from nichandle.errors import NotFound
 from nichandle.verification import service
 from nichandle.verification.service import TokenGone
+from nichandle.web.pages import render
 
-PAGES = Environment(
-    loader=PackageLoader("nichandle.verification", "templates"),
-    autoescape=select_autoescape(["html"]),
-)
 CSRF_COOKIE = "nichandle_verify_csrf"
 CSRF_FIELD = "csrf_token"
 FORM_BYTES = 4096
@@ -32,32 +26,30 @@ FORM_BYTES = 4096
 router = APIRouter(include_in_schema=False)
 
 
-def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    response = HTMLResponse(PAGES.get_template(template).render(context), status_code=status)
-    response.headers["Cache-Control"] = "no-store"
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    response = render(request, f"verification/{template}", status=status, **context)
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
-    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
-def _problem(exc: NotFound) -> HTMLResponse:
+def _problem(request: Request, exc: NotFound) -> HTMLResponse:
     if isinstance(exc, TokenGone):
         expired = exc.code == "verification_expired"
-        return _page(
-            "problem.html", 410, title="Link expired" if expired else "Link used", message=str(exc)
-        )
-    return _page("problem.html", 404, title="Unknown link", message=str(exc))
+        title = "Link expired" if expired else "Link used"
+        return _page(request, "problem.html", 410, title=title, message=str(exc))
+    return _page(request, "problem.html", 404, title="Unknown link", message=str(exc))
 
 
 @router.get("/verify/{token}")
-async def confirm_page(token: str, session: ReadSession) -> HTMLResponse:
+async def confirm_page(token: str, request: Request, session: ReadSession) -> HTMLResponse:
     """The confirm page: what is being verified and a button; changes nothing."""
     try:
         target = await service.by_token(session, token)
     except NotFound as exc:
-        return _problem(exc)
+        return _problem(request, exc)
     csrf = secrets.token_urlsafe(32)
     response = _page(
+        request,
         "confirm.html",
         email=target.verification.email,
         domains=target.domains,
@@ -79,6 +71,7 @@ async def confirm(token: str, request: Request, session: WriteSession) -> HTMLRe
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not sent or not secrets.compare_digest(sent, cookie):
         return _page(
+            request,
             "problem.html",
             403,
             title="Please try again",
@@ -88,5 +81,5 @@ async def confirm(token: str, request: Request, session: WriteSession) -> HTMLRe
     try:
         target = await service.verify_by_token(session, token, ip=ip)
     except NotFound as exc:
-        return _problem(exc)
-    return _page("verified.html", email=target.verification.email, domains=target.domains)
+        return _problem(request, exc)
+    return _page(request, "verified.html", email=target.verification.email, domains=target.domains)
