@@ -8,10 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from nichandle import clock
 from nichandle.app import create_app
+from nichandle.db.engine import Database
+from nichandle.db.session import unit_of_work
 from nichandle.settings import Settings
+from nichandle.verification.models import MailKind, VerificationMail
 from tests.conftest import Team, create_contact, make_team, us_contact_payload
 from tests.web.helpers import PASSWORD, csrf_of, make_user, sign_in
 
@@ -522,3 +526,53 @@ async def test_a_user_of_two_accounts_switches_and_the_header_shows_which(
     assert 'data-testid="current-team">Second Team<' in page.text
     assert "second@example.com" in page.text
     assert "Can't delete: the team's last contact, the default contact" in html.unescape(page.text)
+
+
+async def test_a_pending_verification_shows_with_a_resend_limited_to_once_per_interval(
+    client: httpx.AsyncClient, team: Team, signed_in: str, db: Database, settings: Settings
+) -> None:
+    registrant = await create_contact(client, team, email="pending@example.com")
+    contact_page = f"/ui/contacts/{registrant['handle']}"
+    with clock.use(clock.FrozenClock(datetime.now(UTC))) as frozen:
+        await add_domain(client, team, "pending-web.com", owner=registrant["handle"])
+        for page in (contact_page, "/ui/domains/pending-web.com"):
+            shown = await client.get(page)
+            assert 'data-testid="verification"' in shown.text
+            assert "pending@example.com" in shown.text
+        # The first mail was just queued: a resend waits out the interval (429, Retry-After).
+        too_soon = await client.post(
+            f"{contact_page}/verification/resend", data={"csrf_token": signed_in}
+        )
+        assert too_soon.status_code == 429
+        assert int(too_soon.headers["retry-after"]) == settings.verification_resend_seconds
+        forged = await client.post(f"{contact_page}/verification/resend", data={})
+        assert forged.status_code == 403
+        frozen.advance(timedelta(seconds=settings.verification_resend_seconds))
+        resent = await client.post(
+            f"{contact_page}/verification/resend", data={"csrf_token": signed_in}
+        )
+        assert resent.status_code == 303
+        assert 'data-testid="resent"' in (await client.get(resent.headers["location"])).text
+        again = await client.post(
+            "/ui/domains/pending-web.com/verification/resend", data={"csrf_token": signed_in}
+        )
+        assert again.status_code == 429  # one interval for the address, whichever page asks
+    async with unit_of_work(db, write=False) as session:
+        kinds = list(
+            await session.scalars(
+                select(VerificationMail.kind)
+                .where(VerificationMail.account_id == team.id)
+                .order_by(VerificationMail.id)
+            )
+        )
+    assert kinds == [MailKind.REQUEST, MailKind.RESEND]
+    # Nothing pending for an address nobody has to verify (no gTLD registrant).
+    spare = await create_contact(client, team, email="spare@example.com")
+    refused = await client.post(
+        f"/ui/contacts/{spare['handle']}/verification/resend", data={"csrf_token": signed_in}
+    )
+    assert refused.status_code == 400
+    assert (
+        'data-testid="verification"'
+        not in (await client.get(f"/ui/contacts/{spare['handle']}")).text
+    )

@@ -7,16 +7,18 @@ import asyncio
 import itertools
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from nichandle.contacts.models import Contact
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.domains.models import DomainContact
 from nichandle.history.models import ContactVersion
+from nichandle.verification.models import MailKind, Verification, VerificationMail
 from tests.conftest import contact_payload
 from tests.test_live_server import LiveServer, module_database, module_server
 from tests.web.helpers import first_credentials, sign_in_first_user
@@ -146,3 +148,42 @@ async def test_delete_racing_role_assignments_never_leaves_a_role_without_its_co
         assert alive is not None
         assert assigned == sum(r.status_code == 303 for r in responses[: len(assigns)])
         assert assigned >= 1
+
+
+async def test_racing_resends_of_a_verification_mail_queue_one(
+    browser_session: tuple[httpx.AsyncClient, str], server: LiveServer, db: Database
+) -> None:
+    http, csrf = browser_session
+    async with api(server) as client:
+        created = await client.post("/api/v1/contacts", json=contact_payload(email="v@example.com"))
+        handle = created.json()["data"]["handle"]
+        domain = await client.post(
+            "/api/v1/domains", json={"name": "racing-resend.com", "contacts": {"owner": handle}}
+        )
+        assert domain.status_code == 201, domain.text
+    async with unit_of_work(db) as session:
+        # Its mail went out long ago: one resend is due, and only one.
+        await session.execute(
+            update(Verification)
+            .where(Verification.email_normalized == "v@example.com")
+            .values(created_at=datetime.now(UTC) - timedelta(days=1), last_mail_at=None)
+        )
+    responses = await asyncio.gather(
+        *(
+            http.post(f"/ui/contacts/{handle}/verification/resend", data={"csrf_token": csrf})
+            for _ in range(CONCURRENCY)
+        )
+    )
+    assert_no_server_error(responses, 303, 429)
+    assert sum(r.status_code == 303 for r in responses) == 1
+    async with unit_of_work(db, write=False) as session:
+        resends = await session.scalar(
+            select(func.count())
+            .select_from(VerificationMail)
+            .join(Verification, Verification.id == VerificationMail.verification_id)
+            .where(
+                Verification.email_normalized == "v@example.com",
+                VerificationMail.kind == MailKind.RESEND,
+            )
+        )
+    assert resends == 1

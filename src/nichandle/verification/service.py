@@ -346,6 +346,30 @@ async def resend(session: AsyncSession, actor: Actor, domain: Domain) -> Verific
             f"Domain `{domain.name}` needs no contact verification",
             code="verification_not_required",
         )
+    return await _resend(session, actor, found)
+
+
+async def open_for_contact(session: AsyncSession, contact: Contact) -> Verification | None:
+    """The open verification of the contact's address, if any."""
+    return await repository.open_for_email(session, contact.account_id, contact.email_normalized)
+
+
+async def resend_for_contact(session: AsyncSession, actor: Actor, contact: Contact) -> Verification:
+    """As ``resend``, for the open verification of the contact's address (the web UI's contact
+    page)."""
+    found = await open_for_contact(session, contact)
+    locked = found and await repository.by_id(session, actor.account_id, found.id, lock=True)
+    if not locked or locked.state is not VerificationState.OPEN:
+        raise NotApplicable(
+            f"Contact `{contact.handle}` has no open verification",
+            code="verification_not_required",
+        )
+    return await _resend(session, actor, locked)
+
+
+async def _resend(session: AsyncSession, actor: Actor, found: Verification) -> Verification:
+    """The resend itself, ``found`` locked FOR UPDATE: concurrent resends take turns, so the
+    interval holds."""
     now = utcnow()
     wait = (found.last_mail_at or found.created_at) + rules().resend_after - now
     if wait.total_seconds() > 0:

@@ -25,6 +25,7 @@ from nichandle.domains.models import ROLES
 from nichandle.errors import FieldErrors
 from nichandle.history.service import contact_history
 from nichandle.paging import page_request
+from nichandle.verification import service as verification
 from nichandle.web.pages import SignedInForm, SignedInPage, Web, form_text, redirect, render
 
 router = APIRouter()
@@ -177,11 +178,17 @@ async def create(request: Request, web: SignedInForm, session: WriteSession) -> 
 
 @router.get("/contacts/{handle}", response_class=HTMLResponse)
 async def contact_page(
-    handle: str, request: Request, web: SignedInPage, session: ReadSession, saved: str = ""
+    handle: str,
+    request: Request,
+    web: SignedInPage,
+    session: ReadSession,
+    saved: str = "",
+    resent: str = "",
 ) -> Response:
-    """A contact: details, what uses it in which role, its history."""
+    """A contact: details, its verification, what uses it in which role, its history."""
     account_id = web.account.id
     contact = await contacts.get_contact(session, account_id, handle)
+    pending = await verification.open_for_contact(session, contact)
     used = await domains.domains_using(session, contact)
     issued = await certificates.list_certificates(
         session, account_id, page_request(1, 100), contact=contact
@@ -209,8 +216,20 @@ async def contact_page(
         versions=versions,
         why_not=why_not,
         saved=bool(saved),
+        verification=pending,
+        resent=bool(resent),
         country_name=dict(countries()).get(contact.address_country_code, ""),
     )
+
+
+@router.post("/contacts/{handle}/verification/resend")
+async def resend_verification(
+    handle: str, request: Request, web: SignedInForm, session: WriteSession
+) -> Response:
+    """The verification mail of the contact's address again (at most once per interval)."""
+    contact = await contacts.get_contact(session, web.account.id, handle)
+    await verification.resend_for_contact(session, web.actor, contact)
+    return redirect(request, f"/contacts/{handle}", resent="1")
 
 
 class _Acted(Protocol):

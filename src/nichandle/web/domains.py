@@ -22,6 +22,7 @@ from nichandle.domains.status import status_at
 from nichandle.errors import FieldErrors
 from nichandle.history.service import domain_role_history
 from nichandle.paging import page_request
+from nichandle.verification import service as verification
 from nichandle.web.contacts import contact_fields, who
 from nichandle.web.pages import SignedInForm, SignedInPage, Web, form_text, redirect, render
 
@@ -61,8 +62,12 @@ async def _domain_page(
     values: Mapping[str, Any] | None = None,
     new_role: str = "",
     status: int = 200,
+    resent: bool = False,
 ) -> HTMLResponse:
     view = await domains.get_domain(session, web.account.id, name)
+    pending = (await verification.open_for_domains(session, web.account.id, [view.domain.id])).get(
+        view.domain.id
+    )
     suggested = await contacts.list_contacts(
         session, web.account.id, page_request(1, SUGGESTED_CONTACTS), sort=[("last_name", False)]
     )
@@ -84,6 +89,8 @@ async def _domain_page(
         status=status,
         view=view,
         unicode_name=names.to_unicode(view.domain.name),
+        verification=pending,
+        resent=resent,
         domain_status=status_at(view.domain, now),
         transfer_locked=lock_until is not None and lock_until > now,
         roles=ROLES,
@@ -100,9 +107,19 @@ async def _domain_page(
 
 @router.get("/domains/{name}", response_class=HTMLResponse)
 async def domain_page(
-    name: str, request: Request, web: SignedInPage, session: ReadSession
+    name: str, request: Request, web: SignedInPage, session: ReadSession, resent: str = ""
 ) -> Response:
-    return await _domain_page(request, web, session, name)
+    return await _domain_page(request, web, session, name, resent=bool(resent))
+
+
+@router.post("/domains/{name}/verification/resend")
+async def resend_verification(
+    name: str, request: Request, web: SignedInForm, session: WriteSession
+) -> Response:
+    """The registrant verification mail again (at most once per interval)."""
+    domain = await domains.get_domain_model(session, web.account.id, name)
+    await verification.resend(session, web.actor, domain)
+    return redirect(request, f"/domains/{name}", resent="1")
 
 
 @router.post("/domains/{name}/roles", response_class=HTMLResponse)
