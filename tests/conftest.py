@@ -6,6 +6,8 @@ fails instead, so CI can never pass without it.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import nichandle
 from nichandle.accounts import service as accounts
 from nichandle.app import create_app
 from nichandle.db import migrate
@@ -24,6 +27,19 @@ from nichandle.db.session import unit_of_work
 from nichandle.settings import Settings
 from tests.fresh_database import IN_CI as IN_CI  # re-exported for tests
 from tests.fresh_database import TestDatabase, fresh_database
+
+
+def _import_every_module() -> None:
+    """Hypothesis draws some values from the constants of the local modules imported so far
+    (hypothesis.internal.conjecture.providers), so what a fuzz or property test generates
+    would depend on which tests ran before it in its process (pytest-xdist, lazy imports):
+    every module is imported first. Not the migrations, which alembic runs."""
+    for module in pkgutil.walk_packages(nichandle.__path__, "nichandle."):
+        if not module.name.startswith("nichandle.db.migrations"):
+            importlib.import_module(module.name)
+
+
+_import_every_module()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
