@@ -203,6 +203,46 @@ async def test_reminders_then_suspension_then_verifying_unsuspends_every_domain(
     assert [e["domain"] for e in entries if e["kind"] == "suspended"] == names
 
 
+async def test_a_suspended_domain_given_a_verified_registrant_is_unsuspended_at_once(
+    client: httpx.AsyncClient, team: Team, worker: Worker, mailbox: Mailbox, db: Database
+) -> None:
+    late, verified = address("late"), address("verified")
+    with clock.use(FrozenClock(datetime.now(UTC))) as frozen:
+        assert isinstance(frozen, FrozenClock)
+        known = await create_contact(client, team, email=verified)
+        await add_domain(client, team, "known-owner.com", known["handle"])
+        await drain(worker)
+        assert (await confirm(client, link_in(mailbox.to(verified)[0]))).status_code == 200
+        owner = await create_contact(client, team, email=late)
+        for name in ("stuck-a.com", "stuck-b.com"):
+            await add_domain(client, team, name, owner["handle"])
+        await drain(worker)
+        frozen.advance(15 * DAY + timedelta(minutes=1))
+        await drain(worker)
+        assert (await native_domain(client, team, "stuck-a.com"))["status"] == "suspended"
+
+        moved = await client.patch(
+            "/api/v1/domains/stuck-a.com",
+            json={"contacts": {"owner": known["handle"]}},
+            headers=team.headers,
+        )
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["data"]["status"] == "registered"
+    # The other domain still has the unverified registrant: still suspended.
+    assert (await native_domain(client, team, "stuck-b.com"))["status"] == "suspended"
+    lifted = await events(db, team, "domain.unsuspended")
+    assert [e.payload["domain"] for e in lifted] == ["stuck-a.com"]
+    history = await client.get(
+        f"/api/v1/contacts/{owner['handle']}/verification-history", headers=team.headers
+    )
+    entries = history.json()["data"]
+    assert ("unsuspended", "native", "stuck-a.com") in [
+        (e["kind"], e["channel"], e["domain"]) for e in entries
+    ]
+    # The verification of the late address is still open for the domain it still concerns.
+    assert len(mailbox.to(late)) == 1
+
+
 async def test_a_worker_down_past_the_deadline_suspends_without_late_reminders(
     client: httpx.AsyncClient, team: Team, worker: Worker, mailbox: Mailbox
 ) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from nichandle.contacts.models import Contact
 from nichandle.domains.models import Domain, DomainContact, DomainStatus
@@ -309,10 +310,21 @@ async def unsuspend(
     concerned = select(VerificationDomain.domain_id).where(
         VerificationDomain.verification_id == verification_id
     )
+    return await unsuspend_domains(session, concerned.scalar_subquery(), reason=reason, at=at)
+
+
+async def unsuspend_domains(
+    session: AsyncSession,
+    domain_ids: Sequence[int] | ScalarSelect[int],
+    *,
+    reason: str,
+    at: datetime,
+) -> list[DomainRow]:
+    """Lifts, in one statement, the suspensions of those domains ``reason`` gave."""
     rows = await session.execute(
         update(Domain)
         .where(
-            Domain.id.in_(concerned.scalar_subquery()),
+            Domain.id.in_(domain_ids),
             Domain.status == DomainStatus.SUSPENDED,
             Domain.suspended_reason == reason,
         )
@@ -320,7 +332,15 @@ async def unsuspend(
         .returning(*_RETURNED)
         .execution_options(synchronize_session=False)
     )
-    return sorted((DomainRow._make(row) for row in rows), key=lambda row: row.name)
+    lifted = sorted((DomainRow._make(row) for row in rows), key=lambda row: row.name)
+    # The domains this transaction holds (the one a request answers with) read the same.
+    for domain in lifted:
+        held = session.identity_map.get(identity_key(Domain, domain.id))
+        if held is not None:
+            set_committed_value(held, "status", DomainStatus.REGISTERED)
+            set_committed_value(held, "suspended_reason", None)
+            set_committed_value(held, "updated_at", at)
+    return lifted
 
 
 async def entries_of_contact(

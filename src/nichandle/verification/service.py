@@ -82,6 +82,7 @@ async def registrant_set(
         known = await _find_or_open(session, actor, contact, concerned, reason)
         seen[key] = known
     if not isinstance(known, _Open):
+        await _lift_for_verified_registrant(session, actor, concerned)
         return
     new = [domain for domain in concerned if domain.id not in known.domain_ids]
     for domain in new:
@@ -96,6 +97,35 @@ async def registrant_set(
         await session.execute(
             update(Verification).where(Verification.id == known.id).values(due_at=utcnow())
         )
+
+
+async def _lift_for_verified_registrant(
+    session: AsyncSession, actor: Actor, domains: Sequence[DomainRef]
+) -> None:
+    """The domains' new registrant has a verified address: a suspension for the unverified
+    address of the one before is lifted at once (in the history of that verification). A new
+    registrant still to verify leaves it: the domain then waits for that address instead."""
+    waiting = await repository.open_for_domains(
+        session, actor.account_id, [domain.id for domain in domains]
+    )
+    if not waiting:
+        return
+    now = utcnow()
+    lifted = await repository.unsuspend_domains(
+        session, list(waiting), reason=SUSPENDED_REASON, at=now
+    )
+    if not lifted:
+        return
+    await emit_many(
+        session, actor, catalogue.DOMAIN_UNSUSPENDED, [_suspension(d, now) for d in lifted]
+    )
+    by_verification: dict[int, list[repository.DomainRow]] = {}
+    for domain in lifted:
+        by_verification.setdefault(waiting[domain.id].id, []).append(domain)
+    for domain_rows in by_verification.values():
+        verification = waiting[domain_rows[0].id]
+        # The channel: the dialect the registrant was changed through.
+        await _entries(session, verification, EntryKind.UNSUSPENDED, actor.dialect, domain_rows)
 
 
 async def _find_or_open(
