@@ -15,7 +15,8 @@ from nichandle.app import create_app
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.settings import Settings
-from nichandle.verification.models import MailKind, VerificationMail
+from nichandle.verification import service as verification
+from nichandle.verification.models import EntryKind, MailKind, Verification, VerificationMail
 from tests.conftest import Team, create_contact, make_team, us_contact_payload
 from tests.web.helpers import PASSWORD, csrf_of, make_user, sign_in
 
@@ -566,6 +567,16 @@ async def test_a_pending_verification_shows_with_a_resend_limited_to_once_per_in
             )
         )
     assert kinds == [MailKind.REQUEST, MailKind.RESEND]
+    # The worker records what it sent: the page lists it.
+    async with unit_of_work(db) as session:
+        opened = await session.scalar(
+            select(Verification).where(Verification.email_normalized == "pending@example.com")
+        )
+        assert opened is not None
+        await verification.record_entry(session, opened, EntryKind.SENT, "mail")
+    shown = (await client.get(contact_page)).text
+    assert 'data-testid="verification-history"' in shown
+    assert "<strong>sent</strong>" in shown
     # Nothing pending for an address nobody has to verify (no gTLD registrant).
     spare = await create_contact(client, team, email="spare@example.com")
     refused = await client.post(

@@ -189,6 +189,7 @@ async def contact_page(
     account_id = web.account.id
     contact = await contacts.get_contact(session, account_id, handle)
     pending = await verification.open_for_contact(session, contact)
+    checks = await verification.history(session, contact, page_request(1, HISTORY_LIMIT))
     used = await domains.domains_using(session, contact)
     issued = await certificates.list_certificates(
         session, account_id, page_request(1, 100), contact=contact
@@ -217,6 +218,7 @@ async def contact_page(
         why_not=why_not,
         saved=bool(saved),
         verification=pending,
+        verification_history=checks.items,
         resent=bool(resent),
         country_name=dict(countries()).get(contact.address_country_code, ""),
     )
