@@ -249,12 +249,18 @@ class WhoamiEnvelope(BaseModel):
     data: Whoami
 
 
-DomainState = Literal["hosted", "registered", "expired"]
+# DNSimple's three words, and "suspended", which its spec's enum lacks: registrant verification
+# (issue 12) asks the state to show a suspension, and there is no other field for it.
+DomainState = Literal["hosted", "registered", "expired", "suspended"]
+STATES: dict[DomainStatus, DomainState] = {
+    DomainStatus.REGISTERED: "registered",
+    DomainStatus.SUSPENDED: "suspended",
+    DomainStatus.EXPIRED: "expired",
+}
 
 
 def domain_state(status: DomainStatus) -> DomainState:
-    """The core's statuses in DNSimple's three words; a suspended domain is still registered."""
-    return "expired" if status == DomainStatus.EXPIRED else "registered"
+    return STATES[status]
 
 
 def _wire_date(value: date) -> str:
