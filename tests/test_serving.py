@@ -47,11 +47,16 @@ def _established(port: int, states: tuple[str, ...] = (ESTABLISHED,)) -> dict[st
 
 
 def _gone(pid: int) -> bool:
+    """Dead with its sockets closed. The main thread showing Z is not enough: the others may
+    still be exiting, holding the file table (a connection handed over then was reset, on a
+    busy machine); a thread leaves the task list only after it let go of it."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] == "Z" and os.listdir(f"/proc/{pid}/task") == [
+            str(pid)
+        ]
     except OSError:
         return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def _workers(server_pid: int) -> list[int]:
