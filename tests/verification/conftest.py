@@ -12,22 +12,22 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from fastapi import FastAPI
 from pydantic import SecretStr
 
-from nichandle.app import create_app
-from nichandle.db import migrate
-from nichandle.db.engine import Database
 from nichandle.settings import Settings
-from nichandle.worker.loop import Worker
-from nichandle.worker.send import Sender
-from tests.conftest import Team, make_team
 from tests.fresh_database import BACKENDS, TestDatabase, fresh_database
 from tests.test_live_server import free_port
+
+# As the worker's tests have them, over this module's settings (a database per backend, SMTP).
+from tests.worker.conftest import app as app
+from tests.worker.conftest import client as client
+from tests.worker.conftest import db as db
+from tests.worker.conftest import drain as drain
+from tests.worker.conftest import team as team
+from tests.worker.conftest import worker as worker
 
 LINK = re.compile(r"http://testserver(/verify/[A-Za-z0-9_\-]+)")
 
@@ -101,43 +101,3 @@ def settings(verify_database: TestDatabase, mailbox: Mailbox) -> Settings:
         mail_from="registrar@example.net",
         public_url="http://testserver",
     )
-
-
-@pytest.fixture(scope="module")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    await migrate.upgrade(application.state.db)
-    yield application
-    await application.state.db.dispose()
-
-
-@pytest.fixture(scope="module")
-def db(app: FastAPI) -> Database:
-    database: Database = app.state.db
-    return database
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
-
-
-@pytest.fixture
-async def team(db: Database) -> Team:
-    return await make_team(db)
-
-
-@pytest.fixture
-async def worker(db: Database, settings: Settings) -> AsyncIterator[Worker]:
-    async with Sender(settings) as sender:
-        yield Worker(db, settings, sender)
-
-
-async def drain(worker: Worker) -> None:
-    """Rounds until the worker finds nothing to do."""
-    for _round in range(20):
-        if not await worker.run_once():
-            return
-    raise AssertionError("the worker never went idle")
