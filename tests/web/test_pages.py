@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from nichandle import clock
+from nichandle.accounts.models import User, WebSession
 from nichandle.app import create_app
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
@@ -587,3 +588,27 @@ async def test_a_pending_verification_shows_with_a_resend_limited_to_once_per_in
         'data-testid="verification"'
         not in (await client.get(f"/ui/contacts/{spare['handle']}")).text
     )
+
+
+async def test_ended_sessions_go_when_the_user_signs_in_again_and_stay_refused(
+    client: httpx.AsyncClient, team: Team, db: Database, settings: Settings
+) -> None:
+    email = await make_user(db, team.slug)
+    with clock.use(clock.FrozenClock(datetime.now(UTC))) as frozen:
+        await sign_in(client, email)
+        expired = client.cookies["nichandle_session"]
+        frozen.advance(timedelta(hours=settings.web_session_hours))
+        csrf = await sign_in(client, email)
+        assert (await client.post("/ui/sign-out", data={"csrf_token": csrf})).status_code == 303
+        await sign_in(client, email)
+        async with unit_of_work(db, write=False) as session:
+            kept = list(
+                await session.scalars(
+                    select(WebSession.revoked_at).join(User).where(User.email == email)
+                )
+            )
+        assert kept == [None]  # the live one; the expired and the signed-out one are gone
+        client.cookies.set("nichandle_session", expired, path="/ui")
+        replay = await client.get("/ui/contacts")
+    assert replay.status_code == 303
+    assert replay.headers["location"].endswith("/ui/sign-in")

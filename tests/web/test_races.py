@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from nichandle.accounts.models import User, WebSession
 from nichandle.contacts.models import Contact
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
@@ -21,7 +22,14 @@ from nichandle.history.models import ContactVersion
 from nichandle.verification.models import MailKind, Verification, VerificationMail
 from tests.conftest import contact_payload
 from tests.test_live_server import LiveServer, module_database, module_server
-from tests.web.helpers import first_credentials, sign_in_first_user
+from tests.web.helpers import (
+    FIRST_USER,
+    PASSWORD,
+    csrf_of,
+    first_credentials,
+    sign_in,
+    sign_in_first_user,
+)
 
 server = module_server("web-races")
 db = module_database()
@@ -187,3 +195,39 @@ async def test_racing_resends_of_a_verification_mail_queue_one(
             )
         )
     assert resends == 1
+
+
+async def test_concurrent_sign_ins_of_one_user_each_get_a_live_session(
+    browser_session: tuple[httpx.AsyncClient, str], server: LiveServer, db: Database
+) -> None:
+    """Each sign-in also deletes the user's ended sessions: racing ones delete the same rows.
+    (``browser_session``: the first user has chosen PASSWORD.)"""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as first:
+        csrf = await sign_in(first, FIRST_USER)
+        assert (await first.post("/ui/sign-out", data={"csrf_token": csrf})).status_code == 303
+    browsers = [httpx.AsyncClient(base_url=server.base_url, timeout=60) for _ in range(CONCURRENCY)]
+    try:
+        forms = await asyncio.gather(*(b.get("/ui/sign-in") for b in browsers))
+        signed = await asyncio.gather(
+            *(
+                b.post(
+                    "/ui/sign-in",
+                    data={"csrf_token": csrf_of(f.text), "email": FIRST_USER, "password": PASSWORD},
+                )
+                for b, f in zip(browsers, forms, strict=True)
+            )
+        )
+        assert_no_server_error(signed, 303)
+        pages = await asyncio.gather(*(b.get("/ui/contacts") for b in browsers))
+        assert_no_server_error(pages, 200)
+    finally:
+        for browser in browsers:
+            await browser.aclose()
+    async with unit_of_work(db, write=False) as session:
+        revoked = await session.scalar(
+            select(func.count())
+            .select_from(WebSession)
+            .join(User)
+            .where(User.email == FIRST_USER, WebSession.revoked_at.is_not(None))
+        )
+    assert revoked == 0

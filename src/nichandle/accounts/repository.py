@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,6 +127,16 @@ async def web_session_by_hash(
 async def set_web_session_account(session: AsyncSession, session_id: int, account_id: int) -> None:
     await session.execute(
         update(WebSession).where(WebSession.id == session_id).values(account_id=account_id)
+    )
+
+
+async def delete_ended_web_sessions(session: AsyncSession, user_id: int, now: datetime) -> None:
+    """The user's sessions that expired or were signed out: nothing can use them again."""
+    await session.execute(
+        delete(WebSession).where(
+            WebSession.user_id == user_id,
+            or_(WebSession.expires_at <= now, WebSession.revoked_at.is_not(None)),
+        )
     )
 
 

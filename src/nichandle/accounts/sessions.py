@@ -98,10 +98,12 @@ async def open_session(
     session: AsyncSession, user: User, *, lifetime: timedelta
 ) -> tuple[WebSession, str]:
     """A new session for ``user`` in its first account; the secret (the cookie's) is returned
-    once, its hash kept."""
+    once, its hash kept. The user's ended sessions go (a cookie naming one is refused as
+    unknown, as it was as ended), so they never pile up."""
     accounts = await repository.accounts_of_user(session, user.id)
     secret = secrets.token_urlsafe(32)
     now = utcnow()
+    await repository.delete_ended_web_sessions(session, user.id, now)
     web_session = WebSession(
         user_id=user.id,
         account_id=accounts[0].id if accounts else None,
