@@ -316,6 +316,7 @@ async def update_domain(
     errors = ErrorCollector()
     _apply_settings(domain, changes, errors)
     errors.raise_if_any()
+    await _apply_registrant_settings(session, actor, domain, changes)
     # Decided before the roles: a change of settings is domain.updated, a change of roles is
     # domain.contacts_changed (assign_roles), and one request may make both.
     settings_changed = session.is_modified(domain)
@@ -341,6 +342,38 @@ async def update_domain(
         )
     await session.flush()
     return await resolve(session, domain)
+
+
+async def _apply_registrant_settings(
+    session: AsyncSession, actor: Actor, domain: Domain, changes: Mapping[str, Any]
+) -> None:
+    """The dispute hold and the transfer-lock opt-out (docs/registrant-change.md)."""
+    opt_out = changes.get("transfer_lock_opt_out")
+    if opt_out is not None and bool(opt_out) != domain.transfer_lock_opt_out:
+        domain.transfer_lock_opt_out = bool(opt_out)
+        domain.transfer_lock_opt_out_at = utcnow()
+        domain.transfer_lock_opt_out_by = actor_label(actor)
+    hold = changes.get("dispute_hold")
+    if hold is not None and bool(hold) != domain.dispute_hold:
+        domain.dispute_hold = bool(hold)
+        if domain.dispute_hold:
+            # Held as a role assignment holds it: an edit of the registrant that started first
+            # commits first, one that starts later waits and then sees the hold (lock order:
+            # the domain, then its contacts).
+            registrant = (await resolve(session, domain)).contact("registrant")
+            if registrant is not None:
+                await contacts.find_contact(
+                    session, actor.account_id, ContactRef(id=registrant.id), lock="key_share"
+                )
+
+
+def actor_label(actor: Actor) -> str:
+    """Who acted, as a domain's record of a choice keeps it: "token:12", "user:3", "cli"."""
+    if actor.token_id is not None:
+        return f"token:{actor.token_id}"
+    if actor.user_id is not None:
+        return f"user:{actor.user_id}"
+    return actor.dialect
 
 
 MAX_YEARS = 10  # ICANN: a registration runs for at most ten years

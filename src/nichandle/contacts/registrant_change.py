@@ -4,6 +4,9 @@ A *material change* of a domain's registrant is a change of its email (always), 
 or organisation unless it is a declared typo fix; address or phone alone never are, nor is
 privacy (a domain setting, not registrant data). Pointing the registrant role at another contact
 is one when that contact's name, organisation or email differ. docs/registrant-change.md.
+
+Judged on contact data alone, so it lives here: the contacts write path checks a declared typo
+fix with it, and domains (the dispute hold) decides which edits change a registrant.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The rule of a material change of registrant (domains.registrant_change), no database."""
+"""The rule of a material change of registrant (contacts.registrant_change), no database."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nichandle.domains.registrant_change import (
+from nichandle.contacts.registrant_change import (
     CONTACT_POINT_FIELDS,
     edit_distance,
     is_typo_fix,
