@@ -311,15 +311,22 @@ async def update_domain(
 ) -> DomainView:
     """Changes settings, and the roles given (a handle, or None: back to the default;
     ``reset_roles``: every role back to the default)."""
+    if changes.get("dispute_hold") and not contacts_by_role and not reset_roles:
+        # Setting a hold locks the registrant before the domain, in an edit's order (the
+        # contact, then the domains it serves), so the two never wait on each other in a cycle.
+        unlocked = await get_domain_model(session, actor.account_id, name)
+        if not unlocked.dispute_hold:
+            await _hold_registrant(session, actor.account_id, unlocked)
     domain = await get_domain_model(session, actor.account_id, name, lock=True)
     was_locked = domain.locked
     errors = ErrorCollector()
     _apply_settings(domain, changes, errors)
     errors.raise_if_any()
-    await _apply_registrant_settings(session, actor, domain, changes)
     # Decided before the roles: a change of settings is domain.updated, a change of roles is
     # domain.contacts_changed (assign_roles), and one request may make both.
     settings_changed = session.is_modified(domain)
+    # After: a hold's lock query flushes the domain, which is_modified would no longer see.
+    settings_changed |= await _apply_registrant_settings(session, actor, domain, changes)
     if reset_roles:
         await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
     elif contacts_by_role:
@@ -346,25 +353,34 @@ async def update_domain(
 
 async def _apply_registrant_settings(
     session: AsyncSession, actor: Actor, domain: Domain, changes: Mapping[str, Any]
-) -> None:
-    """The dispute hold and the transfer-lock opt-out (docs/registrant-change.md)."""
+) -> bool:
+    """The dispute hold and the transfer-lock opt-out (docs/registrant-change.md); whether
+    either changed."""
+    changed = False
     opt_out = changes.get("transfer_lock_opt_out")
     if opt_out is not None and bool(opt_out) != domain.transfer_lock_opt_out:
+        changed = True
         domain.transfer_lock_opt_out = bool(opt_out)
         domain.transfer_lock_opt_out_at = utcnow()
         domain.transfer_lock_opt_out_by = actor_label(actor)
     hold = changes.get("dispute_hold")
     if hold is not None and bool(hold) != domain.dispute_hold:
+        changed = True
         domain.dispute_hold = bool(hold)
         if domain.dispute_hold:
-            # Held as a role assignment holds it: an edit of the registrant that started first
-            # commits first, one that starts later waits and then sees the hold (lock order:
-            # the domain, then its contacts).
-            registrant = (await resolve(session, domain)).contact("registrant")
-            if registrant is not None:
-                await contacts.find_contact(
-                    session, actor.account_id, ContactRef(id=registrant.id), lock="key_share"
-                )
+            # Re-pointed since update_domain held it first: this one too (rare: a retry at worst).
+            await _hold_registrant(session, actor.account_id, domain)
+    return changed
+
+
+async def _hold_registrant(session: AsyncSession, account_id: int, domain: Domain) -> None:
+    """Key-share-locks the domain's registrant: an edit of it that started first commits first,
+    one that starts later waits and then reads the hold (domains.dispute_hold)."""
+    registrant = (await resolve(session, domain)).contact("registrant")
+    if registrant is not None:
+        await contacts.find_contact(
+            session, account_id, ContactRef(id=registrant.id), lock="key_share"
+        )
 
 
 def actor_label(actor: Actor) -> str:
