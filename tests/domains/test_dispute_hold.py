@@ -11,6 +11,9 @@ from sqlalchemy import select
 from nichandle.db.engine import Database
 from nichandle.domains.models import Domain
 from tests.conftest import Team, create_contact
+from tests.dialects.dnsimple.helpers import contact_url as dnsimple_contact_url
+from tests.dialects.dnsimple.helpers import create as dnsimple_create
+from tests.dialects.dnsimple.helpers import message_of
 from tests.dialects.namecom.helpers import all_roles, auth, namecom_contact, set_contacts_url
 
 DOMAINS = "/api/v1/domains"
@@ -146,3 +149,36 @@ async def test_namecom_set_contacts_with_another_registrant_is_a_409_in_its_form
     assert response.status_code == 409, response.text
     assert response.json()["message"] == "Conflict"
     assert "held.com" in response.json()["details"]
+
+
+async def test_bulk_reassign_touching_a_held_registrant_is_refused_whole(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    await create_contact(client, team)  # the default
+    owner = await create_contact(client, team, email="owner@example.com")
+    other = await create_contact(client, team, email="other@example.com")
+    for name in ("free.com", "held.com"):
+        body = {"name": name, "contacts": {"owner": owner["handle"]}}
+        assert (await client.post(DOMAINS, json=body, headers=team.headers)).status_code == 201
+    hold = {"dispute_hold": True}
+    await client.patch(f"{DOMAINS}/held.com", json=hold, headers=team.headers)
+    url = f"{CONTACTS}/{owner['handle']}/reassign"
+    response = await client.post(url, json={"to": other["handle"]}, headers=team.headers)
+    refusal(response, "held.com")
+    free = (await client.get(f"{DOMAINS}/free.com", headers=team.headers)).json()["data"]
+    assert free["contacts"]["owner"] == owner["handle"]  # one transaction: nothing moved
+    body = {"to": other["handle"], "roles": ["admin"]}
+    assert (await client.post(url, json=body, headers=team.headers)).status_code == 200
+
+
+async def test_dnsimple_contact_email_change_of_a_held_registrant_is_its_400(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    created = await dnsimple_create(client, team)  # the default: every domain's registrant
+    assert (await client.post(DOMAINS, json={"name": "held.com"}, headers=team.headers)).is_success
+    hold = {"dispute_hold": True}
+    await client.patch(f"{DOMAINS}/held.com", json=hold, headers=team.headers)
+    url = dnsimple_contact_url(team, created["id"])
+    response = await client.patch(url, json={"email": "new@example.com"}, headers=team.headers)
+    # DNSimple answers every conflict 400 with a message (as its refused deletes)
+    assert "held.com" in message_of(response, 400)
