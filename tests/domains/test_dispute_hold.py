@@ -182,3 +182,17 @@ async def test_dnsimple_contact_email_change_of_a_held_registrant_is_its_400(
     response = await client.patch(url, json={"email": "new@example.com"}, headers=team.headers)
     # DNSimple answers every conflict 400 with a message (as its refused deletes)
     assert "held.com" in message_of(response, 400)
+
+
+async def test_another_default_standing_in_for_a_held_registrant_is_refused(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    await held_domain(client, team)  # the registrant role left unset: the default stands in
+    other = await create_contact(client, team, email="other@example.com")
+    url = f"{CONTACTS}/{other['handle']}"
+    response = await client.patch(url, json={"is_default": True}, headers=team.headers)
+    assert "(email)" in refusal(response, "held.com")
+    twin = await create_contact(client, team, address_city="Haarlem", allow_duplicate=True)
+    url = f"{CONTACTS}/{twin['handle']}"
+    response = await client.patch(url, json={"is_default": True}, headers=team.headers)
+    assert response.status_code == 200, response.text
