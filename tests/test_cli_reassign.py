@@ -209,3 +209,23 @@ async def test_errors_are_one_line_naming_the_field_and_change_nothing(
     assert unknown.returncode == 1
     assert (await team.roles("one.test"))["owner"] == a
     assert await recorded(db, team) == (0, 1)
+
+
+async def test_dispute_hold_on_refuses_a_registrant_change_and_off_lifts_it(
+    cli: Cli, api: httpx.AsyncClient
+) -> None:
+    """`nichandle domains dispute-hold` (in this module: its database is migrated already)."""
+    team = await new_team(cli, api)
+    owner = await team.contact("holder")
+    await team.domain("disputed.com", owner=owner)
+    held = await cli("domains", "dispute-hold", "disputed.com", "--account", team.slug, "--on")
+    assert held.stdout.strip() == "disputed.com: dispute hold on"
+    url = f"/api/v1/contacts/{owner}"
+    edit = {"email": "taken@example.com"}
+    refused = await api.patch(url, json=edit, headers=team.headers)
+    assert refused.status_code == 409, refused.text
+    assert "disputed.com" in refused.json()["message"]
+    await cli("domains", "dispute-hold", "disputed.com", "--account", team.slug, "--off")
+    domain = (await api.get("/api/v1/domains/disputed.com", headers=team.headers)).json()
+    assert domain["data"]["dispute_hold"] is False
+    assert (await api.patch(url, json=edit, headers=team.headers)).status_code == 200

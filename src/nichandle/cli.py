@@ -41,6 +41,7 @@ from nichandle.contacts import bulk
 from nichandle.db import check as integrity
 from nichandle.db.engine import InvalidDatabaseUrl, create_database
 from nichandle.db.session import unit_of_work
+from nichandle.domains import service as domains_service
 from nichandle.domains.models import ROLES
 from nichandle.domains.names import to_unicode
 from nichandle.domains.reassign import Reassignment, reassign_contact
@@ -61,6 +62,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(users_app, name="users")
+domains_app = typer.Typer(help="Domains: staff holds.", no_args_is_help=True)
+app.add_typer(domains_app, name="domains")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -840,6 +843,25 @@ def contacts_reassign(
         _print_json(_reassignment_json(result))
     else:
         _print_reassignment(result)
+
+
+@domains_app.command("dispute-hold")
+def domains_dispute_hold(
+    name: Annotated[str, typer.Argument(help="The domain (Unicode or A-label).")],
+    account: Annotated[str, typer.Option(help="Account slug or id.")],
+    on: Annotated[bool, typer.Option("--on/--off", help="Set or lift the hold.")],
+) -> None:
+    """Set or lift a domain's dispute hold: while set, its registrant can't change
+    (docs/registrant-change.md)."""
+
+    async def work(session: AsyncSession) -> str:
+        owner = await accounts.get_account(session, account)
+        actor = Actor(owner.id, None, CLI_ACTOR_DIALECT)
+        view = await domains_service.update_domain(session, actor, name, {"dispute_hold": on})
+        return view.domain.name
+
+    held = _in_transaction(work)
+    console.print(f"{escape(to_unicode(held))}: dispute hold {'on' if on else 'off'}")
 
 
 # --- the outbox: the worker, and the deliveries it keeps --------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from nichandle.certificates.service import CERTIFICATE_CONTACTS
 from nichandle.contacts import changes
 from nichandle.domains import roles
+from nichandle.domains.dispute_hold import DISPUTE_HOLD
 from nichandle.domains.roles import DOMAIN_ROLES
 from nichandle.settings import Settings
 from nichandle.verification import rules
@@ -17,6 +18,7 @@ from nichandle.verification.triggers import REGISTRANT_VERIFICATION
 
 
 def connect(settings: Settings | None = None) -> None:
+    changes.connect(DISPUTE_HOLD)  # first: a refused change reaches no other dependent
     changes.connect(DOMAIN_ROLES)
     changes.connect(CERTIFICATE_CONTACTS)
     changes.connect(REGISTRANT_VERIFICATION)

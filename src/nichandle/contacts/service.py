@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nichandle.accounts import repository as accounts_repository
 from nichandle.accounts.service import Actor
 from nichandle.contacts import changes as contact_changes
-from nichandle.contacts import repository
+from nichandle.contacts import registrant_change, repository
 from nichandle.contacts.dedup import fingerprint
 from nichandle.contacts.metadata import merge_metadata
 from nichandle.contacts.models import Contact
@@ -173,10 +173,14 @@ async def _make_default(
 
 
 def _change(
-    action: ContactAction, contact: Contact, before: dict[str, Any] | None
+    action: ContactAction,
+    contact: Contact,
+    before: dict[str, Any] | None,
+    *,
+    typo_correction: bool = False,
 ) -> ContactChange:
     after = None if action == "delete" else snapshot(contact)
-    return ContactChange(action, contact.id, contact.handle, before, after)
+    return ContactChange(action, contact.id, contact.handle, before, after, typo_correction)
 
 
 async def default_contact(session: AsyncSession, account_id: int) -> Contact | None:
@@ -371,14 +375,18 @@ async def update_contact(
     changes: Mapping[str, Any],
     *,
     allow_identity_change: bool = False,
+    typo_correction: bool = False,
     require: Sequence[str] = (),
 ) -> Contact:
     """Changes only the fields given; the result is validated as a whole contact.
 
     ``require``: fields that must not be blank in the updated contact (a dialect's contract).
+    ``typo_correction``: the name/organisation change is declared a typo fix (no change of
+    registrant, docs/registrant-change.md); it lifts the identity lock for a fix that is one.
     """
     if not allow_identity_change:
-        locked = [f for f in IDENTITY_LOCKED_FIELDS if f in changes]
+        fixable = registrant_change.NAME_FIELDS if typo_correction else ()
+        locked = [f for f in IDENTITY_LOCKED_FIELDS if f in changes and f not in fixable]
         if locked:
             raise FieldErrors(
                 {
@@ -394,9 +402,28 @@ async def update_contact(
         # Lock order: the account before its contacts (docs/decisions.md, "Concurrency").
         await accounts_repository.lock_account(session, actor.account_id)
     contact = await get_contact(session, actor.account_id, ref, lock="update")
-    recorded = await _update(session, actor, contact, changes, require=require)
+    if typo_correction and not allow_identity_change:
+        _refuse_unless_typo_fix(contact, changes)
+    recorded = await _update(
+        session, actor, contact, changes, require=require, typo_correction=typo_correction
+    )
     await contact_changes.record(session, actor, recorded)
     return contact
+
+
+def _refuse_unless_typo_fix(contact: Contact, changes: Mapping[str, Any]) -> None:
+    """Where names are otherwise immutable, a declared typo fix must be one."""
+    before = snapshot(contact)
+    material = registrant_change.material_fields(
+        before, {**before, **changes}, typo_correction=True
+    )
+    not_fixes = [f for f in material if f in registrant_change.NAME_FIELDS]
+    if not_fixes:
+        message = (
+            f"isn't a typo fix (at most {registrant_change.TYPO_MAX_EDITS} edits and a third of "
+            "its length, with no address or phone change); create a new contact instead"
+        )
+        raise FieldErrors({f: [Problem("immutable", message)] for f in not_fixes})
 
 
 async def _update(
@@ -406,6 +433,7 @@ async def _update(
     changes: Mapping[str, Any],
     *,
     require: Sequence[str] = (),
+    typo_correction: bool = False,
 ) -> list[ContactChange]:
     """Applies the changes to a contact this transaction holds locked; what to record."""
     before = snapshot(contact)
@@ -434,7 +462,7 @@ async def _update(
     if snapshot(contact) == before:
         return []
     contact.updated_at = utcnow()
-    return [*moved, _change("update", contact, before)]
+    return [*moved, _change("update", contact, before, typo_correction=typo_correction)]
 
 
 async def _set_parent(session: AsyncSession, contact: Contact, parent_handle: str | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from nichandle.contacts.models import Contact
@@ -50,6 +50,16 @@ class Domain(Base):
     renewal_price_minor: Mapped[int | None] = mapped_column(Integer)
     transfer_lock_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspended_reason: Mapped[str | None] = mapped_column(String(255))
+    # Staff's hold while a dispute runs: every change of registrant is refused (ICANN Transfer
+    # Policy II.C.3); docs/registrant-change.md.
+    dispute_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The registrant's opt-out of the 60-day lock after a change of registrant, with who set it
+    # and when (the policy asks that it be given before the change is requested).
+    transfer_lock_opt_out: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    transfer_lock_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    transfer_lock_opt_out_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

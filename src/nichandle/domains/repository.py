@@ -307,3 +307,23 @@ async def domain_counts(
         )
         counts[default_id] = await session.scalar(either) or 0
     return counts
+
+
+async def held_registered_to(
+    session: AsyncSession, account_id: int, user: UsedBy, *, explicit: bool = True, limit: int
+) -> list[str]:
+    """Names of the first ``limit`` domains under a dispute hold whose registrant resolves to
+    the contact (resolved_roles; only by the default fallback with ``explicit=False``)."""
+    resolved = resolved_roles(user.is_default, "registrant", explicit=explicit)
+    query = (
+        select(Domain.name)
+        .where(
+            Domain.account_id == account_id,
+            Domain.dispute_hold.is_(True),
+            Domain.id.in_(select(resolved.c.domain_id)),
+        )
+        .order_by(Domain.name)
+        .limit(limit)
+    )
+    params = {"account_id": account_id, "contact_id": user.contact_id}
+    return list((await session.scalars(query, params)).all())

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.service import Actor
 from nichandle.contacts.models import Contact
+from nichandle.contacts.service import default_contact
 from nichandle.contacts.validation import TEXT_FIELDS
 from nichandle.db.base import utcnow
-from nichandle.domains import repository
+from nichandle.domains import dispute_hold, repository
 from nichandle.domains.models import Domain, DomainContact
 from nichandle.domains.repository import UsedBy
 from nichandle.events import catalogue
@@ -65,6 +66,14 @@ async def assign_roles(
     The watchers hear of a new registrant: on ``created`` (a new domain, whose registrant may be
     the default), or when the registrant role changed, unless the domain is ``removing``."""
     current = {row.role: row for row in domain.roles}
+    if domain.dispute_hold and not (created or removing) and "registrant" in assignments:
+        row = current.get("registrant")
+        default = None
+        if row is None or assignments["registrant"] is None:
+            default = await default_contact(session, domain.account_id)
+        dispute_hold.refuse_repoint(
+            domain.name, row.contact if row else default, assignments["registrant"] or default
+        )
     changed: list[tuple[str, str | None, str | None]] = []
     for role, contact in assignments.items():
         row = current.get(role)

@@ -311,6 +311,12 @@ async def update_domain(
 ) -> DomainView:
     """Changes settings, and the roles given (a handle, or None: back to the default;
     ``reset_roles``: every role back to the default)."""
+    if changes.get("dispute_hold") and not contacts_by_role and not reset_roles:
+        # Setting a hold locks the registrant before the domain, in an edit's order (the
+        # contact, then the domains it serves), so the two never wait on each other in a cycle.
+        unlocked = await get_domain_model(session, actor.account_id, name)
+        if not unlocked.dispute_hold:
+            await _hold_registrant(session, actor.account_id, unlocked)
     domain = await get_domain_model(session, actor.account_id, name, lock=True)
     was_locked = domain.locked
     errors = ErrorCollector()
@@ -319,6 +325,8 @@ async def update_domain(
     # Decided before the roles: a change of settings is domain.updated, a change of roles is
     # domain.contacts_changed (assign_roles), and one request may make both.
     settings_changed = session.is_modified(domain)
+    # After: a hold's lock query flushes the domain, which is_modified would no longer see.
+    settings_changed |= await _apply_registrant_settings(session, actor, domain, changes)
     if reset_roles:
         await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES))
     elif contacts_by_role:
@@ -341,6 +349,47 @@ async def update_domain(
         )
     await session.flush()
     return await resolve(session, domain)
+
+
+async def _apply_registrant_settings(
+    session: AsyncSession, actor: Actor, domain: Domain, changes: Mapping[str, Any]
+) -> bool:
+    """The dispute hold and the transfer-lock opt-out (docs/registrant-change.md); whether
+    either changed."""
+    changed = False
+    opt_out = changes.get("transfer_lock_opt_out")
+    if opt_out is not None and bool(opt_out) != domain.transfer_lock_opt_out:
+        changed = True
+        domain.transfer_lock_opt_out = bool(opt_out)
+        domain.transfer_lock_opt_out_at = utcnow()
+        domain.transfer_lock_opt_out_by = actor_label(actor)
+    hold = changes.get("dispute_hold")
+    if hold is not None and bool(hold) != domain.dispute_hold:
+        changed = True
+        domain.dispute_hold = bool(hold)
+        if domain.dispute_hold:
+            # Re-pointed since update_domain held it first: this one too (rare: a retry at worst).
+            await _hold_registrant(session, actor.account_id, domain)
+    return changed
+
+
+async def _hold_registrant(session: AsyncSession, account_id: int, domain: Domain) -> None:
+    """Key-share-locks the domain's registrant: an edit of it that started first commits first,
+    one that starts later waits and then reads the hold (domains.dispute_hold)."""
+    registrant = (await resolve(session, domain)).contact("registrant")
+    if registrant is not None:
+        await contacts.find_contact(
+            session, account_id, ContactRef(id=registrant.id), lock="key_share"
+        )
+
+
+def actor_label(actor: Actor) -> str:
+    """Who acted, as a domain's record of a choice keeps it: "token:12", "user:3", "cli"."""
+    if actor.token_id is not None:
+        return f"token:{actor.token_id}"
+    if actor.user_id is not None:
+        return f"user:{actor.user_id}"
+    return actor.dialect
 
 
 MAX_YEARS = 10  # ICANN: a registration runs for at most ten years

@@ -27,6 +27,9 @@ class ContactChange(NamedTuple):
     handle: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    # The editor declared a name/organisation change a typo fix (contacts.registrant_change);
+    # kept for the change's subscribers, not in history.
+    typo_correction: bool = False
 
 
 async def record_contact_changes(

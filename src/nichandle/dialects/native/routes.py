@@ -260,8 +260,11 @@ async def get_contact(
 async def update_contact(
     handle: str, body: ContactUpdate, session: WriteSession, actor: ActorDep, expand: Expand = None
 ) -> ContactEnvelope:
-    """Update the fields given; name, company name and country cannot change."""
-    contact = await contacts.update_contact(session, actor, handle, body.core_changes())
+    """Update the fields given; name, company name and country cannot change (but for a
+    declared typo fix)."""
+    contact = await contacts.update_contact(
+        session, actor, handle, body.core_changes(), typo_correction=body.typo_correction
+    )
     return ContactEnvelope(data=ContactRead.of(contact, expansions(expand)))
 
 

@@ -68,10 +68,18 @@ class ContactCreate(_ContactFields):
 
 
 class ContactUpdate(_ContactFields):
-    """Partial: only the fields sent change. Name, company and country are refused."""
+    """Partial: only the fields sent change. Name, company and country are refused, but for a
+    name or company typo fix declared with ``typo_correction`` (docs/registrant-change.md)."""
+
+    typo_correction: bool = Field(
+        default=False,
+        description="The name/company change is a typo fix, so no change of registrant: at "
+        "most 2 edits and a third of each field, with no address or phone change "
+        "(docs/registrant-change.md). Not stored.",
+    )
 
     def core_changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
+        return self.model_dump(exclude_unset=True, exclude={"typo_correction"})
 
 
 class ContactListRequest(_Input):
@@ -280,6 +288,14 @@ class DomainUpdate(_Input):
     is_whois_privacy_enabled: bool | None = None
     locked: bool | None = None
     renewal_price: float | None = None
+    dispute_hold: bool | None = Field(
+        default=None, description="Staff's hold: while true, the registrant can't change."
+    )
+    transfer_lock_opt_out: bool | None = Field(
+        default=None,
+        description="The registrant's opt-out of the 60-day transfer lock after a change of "
+        "registrant (kept with its time and who set it).",
+    )
 
     @field_validator("is_whois_privacy_enabled")
     @classmethod
@@ -420,6 +436,9 @@ class DomainRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     expires_at: datetime
+    transfer_lock_until: datetime | None
+    transfer_lock_opt_out: bool
+    dispute_hold: bool
     contacts: dict[str, str | ContactRead | None]
     notices: list[Notice] = Field(default_factory=list)
 
@@ -452,6 +471,9 @@ class DomainRead(BaseModel):
             created_at=domain.created_at,
             updated_at=domain.updated_at,
             expires_at=domain.expires_at,
+            transfer_lock_until=domain.transfer_lock_until,
+            transfer_lock_opt_out=domain.transfer_lock_opt_out,
+            dispute_hold=domain.dispute_hold,
             contacts=contacts,
             notices=notices or [],
         )
