@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Self
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr, field_validator, model_validator
@@ -92,9 +92,6 @@ class Settings(BaseSettings):
     # and verification_required_tlds are two-letter ones that need it all the same.
     verification_exempt_tlds: str = ""
     verification_required_tlds: str = ""
-    # Change of registrant (docs/registrant-change.md): ICANN's Transfer Policy as in force
-    # (cor-2024: confirmations, 60-day lock) or its adopted successor (cord-2026: notices only).
-    transfer_policy: Literal["cor-2024", "cord-2026"] = "cor-2024"
 
     @field_validator("public_url")
     @classmethod
