@@ -612,3 +612,29 @@ async def test_ended_sessions_go_when_the_user_signs_in_again_and_stay_refused(
         replay = await client.get("/ui/contacts")
     assert replay.status_code == 303
     assert replay.headers["location"].endswith("/ui/sign-in")
+
+
+async def test_the_domain_page_sets_the_transfer_lock_opt_out_and_shows_a_dispute_hold(
+    client: httpx.AsyncClient, team: Team, signed_in: str
+) -> None:
+    owner = await create_contact(client, team)
+    await add_domain(client, team, "opt-out-web.com", owner=owner["handle"])
+    page = "/ui/domains/opt-out-web.com"
+    action = f"{page}/transfer-lock-opt-out"
+    assert (await client.post(action, data={"opt_out": "on"})).status_code == 403  # no CSRF
+    saved = await client.post(action, data={"csrf_token": signed_in, "opt_out": "on"})
+    assert saved.status_code == 303
+    api = await client.get("/api/v1/domains/opt-out-web.com", headers=team.headers)
+    assert api.json()["data"]["transfer_lock_opt_out"] is True
+    shown = (await client.get(page)).text
+    assert 'id="opt-out" name="opt_out" checked' in shown
+    assert 'data-testid="opt-out-set"' in shown
+    withdrawn = await client.post(action, data={"csrf_token": signed_in})  # unticked
+    assert withdrawn.status_code == 303
+    api = await client.get("/api/v1/domains/opt-out-web.com", headers=team.headers)
+    assert api.json()["data"]["transfer_lock_opt_out"] is False
+    held = await client.patch(
+        "/api/v1/domains/opt-out-web.com", json={"dispute_hold": True}, headers=team.headers
+    )
+    assert held.status_code == 200, held.text
+    assert 'data-testid="dispute-hold"' in (await client.get(page)).text

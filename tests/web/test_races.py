@@ -17,7 +17,7 @@ from nichandle.accounts.models import User, WebSession
 from nichandle.contacts.models import Contact
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
-from nichandle.domains.models import DomainContact
+from nichandle.domains.models import Domain, DomainContact
 from nichandle.history.models import ContactVersion
 from nichandle.verification.models import MailKind, Verification, VerificationMail
 from tests.conftest import contact_payload
@@ -231,3 +231,25 @@ async def test_concurrent_sign_ins_of_one_user_each_get_a_live_session(
             .where(User.email == FIRST_USER, WebSession.revoked_at.is_not(None))
         )
     assert revoked == 0
+
+
+async def test_racing_opt_out_toggles_end_in_one_recorded_state(
+    browser_session: tuple[httpx.AsyncClient, str], server: LiveServer, db: Database
+) -> None:
+    http, csrf = browser_session
+    async with api(server) as client:
+        created = await client.post("/api/v1/domains", json={"name": "racing-opt-out.com"})
+        assert created.status_code == 201, created.text
+    action = "/ui/domains/racing-opt-out.com/transfer-lock-opt-out"
+    forms = [
+        {"csrf_token": csrf, **({"opt_out": "on"} if n % 2 else {})} for n in range(CONCURRENCY)
+    ]
+    responses = await asyncio.gather(*(http.post(action, data=form) for form in forms))
+    assert_no_server_error(responses, 303)
+    async with unit_of_work(db, write=False) as session:
+        domain = await session.scalar(select(Domain).where(Domain.name == "racing-opt-out.com"))
+    assert domain is not None
+    # Whichever came last, its time and author came with it.
+    if domain.transfer_lock_opt_out or domain.transfer_lock_opt_out_at is not None:
+        assert domain.transfer_lock_opt_out_at is not None
+        assert domain.transfer_lock_opt_out_by is not None

@@ -112,6 +112,18 @@ async def domain_page(
     return await _domain_page(request, web, session, name, resent=bool(resent))
 
 
+@router.post("/domains/{name}/transfer-lock-opt-out")
+async def set_transfer_lock_opt_out(
+    name: str, request: Request, web: SignedInForm, session: WriteSession
+) -> Response:
+    """The registrant's opt-out of the 60-day transfer lock after a change of registrant (kept
+    with its time and who set it); ``opt_out`` on or absent."""
+    form = await request.form()
+    opt_out = form_text(form, "opt_out") == "on"
+    await domains.update_domain(session, web.actor, name, {"transfer_lock_opt_out": opt_out})
+    return redirect(request, f"/domains/{name}", saved="transfer_lock_opt_out")
+
+
 @router.post("/domains/{name}/verification/resend")
 async def resend_verification(
     name: str, request: Request, web: SignedInForm, session: WriteSession
