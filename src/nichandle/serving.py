@@ -12,8 +12,7 @@ descriptor over a Unix socket, to the worker with the fewest open connections (l
 connections, as a proxy balances); each worker counts the connections it has closed in memory
 the supervisor reads. A worker still starting gets connections only when no started one takes
 them, and is not pinged: its health-check answers come once it has imported the app, and a
-worker killed for a late answer takes the connections queued for it along (a loaded CI machine,
-replacing a dead worker, reset one that way).
+worker killed for a late answer would take the connections queued for it along.
 """
 
 from __future__ import annotations
