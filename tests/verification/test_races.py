@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from nichandle.db.engine import Database
 from tests.conftest import contact_payload
@@ -134,3 +135,53 @@ async def logged_link(server: LiveServer, email: str) -> str:
             return found.group(1)
         await asyncio.sleep(0.05)  # waiting on another process's worker, not moving time
     raise AssertionError(f"no link for {email} in the server's log:\n{server.logs()[-2000:]}")
+
+
+async def test_a_suspension_lifted_two_ways_at_once_is_lifted_once(
+    server: LiveServer, db: Database
+) -> None:
+    """Re-pointing a suspended domain at a verified registrant and verifying the address that
+    got it suspended both lift the suspension: at once, it is lifted once, with one event."""
+    team = await new_team(server)
+    account_id = team["account"]["id"]
+    async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
+        known, _ = await owner_with_domains(http, "known-race@example.com", ["known-race.com"])
+        staff = await http.post(f"/api/v1/contacts/{known['handle']}/verify")
+        assert staff.status_code == 200, staff.text
+        owner, _ = await owner_with_domains(http, "held-race@example.com", ["held-race.com"])
+        # Its deadline passed (the server's clock cannot be moved from here): as the worker
+        # would have suspended it.
+        async with db.writer.begin() as connection:
+            await connection.execute(
+                text(
+                    "UPDATE domain SET status = 'suspended', "
+                    "suspended_reason = 'registrant_verification' "
+                    "WHERE account_id = :a AND name = 'held-race.com'"
+                ),
+                {"a": account_id},
+            )
+        half = AT_ONCE // 2
+        responses = await asyncio.gather(
+            *(
+                http.patch(
+                    "/api/v1/domains/held-race.com",
+                    json={"contacts": {"owner": known["handle"]}},
+                )
+                for _ in range(half)
+            ),
+            *(http.post(f"/api/v1/contacts/{owner['handle']}/verify") for _ in range(half)),
+        )
+    assert set(statuses(responses)) <= {200, 409}
+    [(status,)] = await rows(
+        db,
+        "SELECT status FROM domain WHERE account_id = :a AND name = 'held-race.com'",
+        a=account_id,
+    )
+    assert status == "registered"
+    lifted = await rows(
+        db,
+        "SELECT count(*) FROM outbox_event WHERE account_id = :a "
+        "AND type = 'domain.unsuspended' AND resource_id = 'held-race.com'",
+        a=account_id,
+    )
+    assert lifted[0][0] == 1
