@@ -198,20 +198,23 @@ async def open_for_domain(
 async def open_for_domains(
     session: AsyncSession, account_id: int, ids: Sequence[int]
 ) -> dict[int, Verification]:
-    """Domain id -> the open verification concerning it, for a page of domains at once."""
-    if not ids:
-        return {}
-    query = (
-        select(VerificationDomain.domain_id, Verification)
-        .join(Verification, VerificationDomain.verification_id == Verification.id)
-        .where(
-            Verification.account_id == account_id,
-            VerificationDomain.domain_id.in_(list(ids)),
-            OPEN,
+    """Domain id -> the open verification concerning it: a page of domains, or every domain a
+    registrant holds (in chunks of bound parameters)."""
+    wanted = list(ids)
+    found: dict[int, Verification] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        query = (
+            select(VerificationDomain.domain_id, Verification)
+            .join(Verification, VerificationDomain.verification_id == Verification.id)
+            .where(
+                Verification.account_id == account_id,
+                VerificationDomain.domain_id.in_(wanted[start : start + _CHUNK]),
+                OPEN,
+            )
+            .order_by(Verification.id)
         )
-        .order_by(Verification.id)
-    )
-    return {row[0]: row[1] for row in (await session.execute(query)).all()}
+        found.update({row[0]: row[1] for row in (await session.execute(query)).all()})
+    return found
 
 
 async def mark_contacts_verified(
@@ -320,19 +323,28 @@ async def unsuspend_domains(
     reason: str,
     at: datetime,
 ) -> list[DomainRow]:
-    """Lifts, in one statement, the suspensions of those domains ``reason`` gave."""
-    rows = await session.execute(
-        update(Domain)
-        .where(
-            Domain.id.in_(domain_ids),
-            Domain.status == DomainStatus.SUSPENDED,
-            Domain.suspended_reason == reason,
-        )
-        .values(status=DomainStatus.REGISTERED, suspended_reason=None, updated_at=at)
-        .returning(*_RETURNED)
-        .execution_options(synchronize_session=False)
+    """Lifts the suspensions of those domains ``reason`` gave: in one statement for a query of
+    them, a statement per chunk of bound parameters for a list."""
+    chunks = (
+        [domain_ids]
+        if isinstance(domain_ids, ScalarSelect)
+        else [domain_ids[start : start + _CHUNK] for start in range(0, len(domain_ids), _CHUNK)]
     )
-    lifted = sorted((DomainRow._make(row) for row in rows), key=lambda row: row.name)
+    lifted: list[DomainRow] = []
+    for chunk in chunks:
+        rows = await session.execute(
+            update(Domain)
+            .where(
+                Domain.id.in_(chunk),
+                Domain.status == DomainStatus.SUSPENDED,
+                Domain.suspended_reason == reason,
+            )
+            .values(status=DomainStatus.REGISTERED, suspended_reason=None, updated_at=at)
+            .returning(*_RETURNED)
+            .execution_options(synchronize_session=False)
+        )
+        lifted.extend(DomainRow._make(row) for row in rows)
+    lifted.sort(key=lambda row: row.name)
     # The domains this transaction holds (the one a request answers with) read the same.
     for domain in lifted:
         held = session.identity_map.get(identity_key(Domain, domain.id))
