@@ -27,6 +27,9 @@ from nichandle.dialects.namecom.routes import router as namecom_router
 from nichandle.dialects.namecom.webhooks import router as namecom_webhooks_router
 from nichandle.dialects.native import errors as native_errors
 from nichandle.dialects.native.events import router as native_events_router
+from nichandle.dialects.native.registrant_changes import (
+    router as native_registrant_changes_router,
+)
 from nichandle.dialects.native.routes import router as native_router
 from nichandle.dialects.native.webhooks import router as native_webhooks_router
 from nichandle.dialects.ratelimit import Limits
@@ -183,6 +186,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     app.include_router(native_router)
     app.include_router(native_events_router)
     app.include_router(native_webhooks_router)
+    app.include_router(native_registrant_changes_router)
     app.include_router(dnsimple_router)
     app.include_router(dnsimple_webhooks_router)
     app.include_router(namecom_router)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -92,6 +92,18 @@ class Settings(BaseSettings):
     # and verification_required_tlds are two-letter ones that need it all the same.
     verification_exempt_tlds: str = ""
     verification_required_tlds: str = ""
+    # Change of registrant (docs/registrant-change.md): ICANN's Transfer Policy, Part II
+    # ("cor-2024": both parties confirm, then a 60-day transfer lock) or its adopted successor
+    # ("cord-2026": applied at once, the registrant notified). Switching affects new changes only.
+    transfer_policy: Literal["cor-2024", "cord-2026"] = "cor-2024"
+    registrant_change_expiry_days: int = Field(default=7, ge=1, le=60)
+    transfer_lock_days: int = Field(default=60, ge=0, le=60)
+    # cord-2026: the notice is due this long after the change (ICANN: within 24 hours).
+    registrant_change_notice_delay_minutes: int = Field(default=0, ge=0, le=1440)
+    # As for verification: two-letter TLDs (ccTLDs) are exempt, these too, and the required
+    # ones are two-letter TLDs that follow the policy all the same.
+    registrant_change_exempt_tlds: str = ""
+    registrant_change_required_tlds: str = ""
 
     @field_validator("public_url")
     @classmethod

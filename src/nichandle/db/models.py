@@ -7,6 +7,14 @@ from nichandle.db.base import Base
 from nichandle.domains.models import Domain, DomainContact
 from nichandle.events.models import Delivery, OutboxEvent
 from nichandle.history.models import ContactVersion, DomainRoleChange
+from nichandle.registrant_changes.models import (
+    DesignatedAgent,
+    NoticeOptOut,
+    RegistrantChange,
+    RegistrantChangeMail,
+    RegistrantChangeRequest,
+    RegistrantChangeToken,
+)
 from nichandle.verification.models import (
     Verification,
     VerificationDomain,
@@ -24,11 +32,17 @@ __all__ = [
     "Contact",
     "ContactVersion",
     "Delivery",
+    "DesignatedAgent",
     "Domain",
     "DomainContact",
     "DomainRoleChange",
     "Membership",
+    "NoticeOptOut",
     "OutboxEvent",
+    "RegistrantChange",
+    "RegistrantChangeMail",
+    "RegistrantChangeRequest",
+    "RegistrantChangeToken",
     "User",
     "Verification",
     "VerificationDomain",

@@ -34,3 +34,17 @@ def to_unicode(ascii_name: str) -> str:
 
 def tld_of(ascii_name: str) -> str:
     return ascii_name.rsplit(".", 1)[-1]
+
+
+def tld_list(text: str) -> frozenset[str]:
+    """A setting's comma-separated TLDs: ``"de, .uk"`` -> {"de", "uk"}."""
+    return frozenset(part.strip().lower().lstrip(".") for part in text.split(",") if part.strip())
+
+
+def icann_governed(tld: str, *, exempt: frozenset[str], required: frozenset[str]) -> bool:
+    """Whether ICANN's registrar rules bind a TLD: gTLDs do; ccTLDs, the two-letter ones (ISO
+    3166 alpha-2), do not, their registries set their own. The settings' lists adjust both."""
+    tld = tld.lower()
+    if tld in required:
+        return True
+    return len(tld) != 2 and tld not in exempt

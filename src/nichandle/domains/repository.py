@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -12,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     Subquery,
+    Table,
     bindparam,
     exists,
     false,
@@ -20,11 +23,13 @@ from sqlalchemy import (
     or_,
     select,
     union_all,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from nichandle.contacts.models import Contact
+from nichandle.db.rows import insert_rows
 from nichandle.domains.models import ROLES, Domain, DomainContact
 from nichandle.paging import PageRequest
 
@@ -327,3 +332,84 @@ async def held_registered_to(
     )
     params = {"account_id": account_id, "contact_id": user.contact_id}
     return list((await session.scalars(query, params)).all())
+
+
+async def set_registrant(
+    session: AsyncSession,
+    account_id: int,
+    with_row: Sequence[int],
+    unset: Sequence[int],
+    contact_id: int,
+    *,
+    at: datetime,
+) -> None:
+    """The registrant role of many domains to one contact: their rows updated (``with_row``),
+    rows added where the role was unset; their ``updated_at`` moved. In chunks (bound
+    parameters)."""
+    for start in range(0, len(with_row), _CHUNK):
+        chunk = with_row[start : start + _CHUNK]
+        await session.execute(
+            update(DomainContact)
+            .where(
+                DomainContact.account_id == account_id,
+                DomainContact.role == "registrant",
+                DomainContact.domain_id.in_(chunk),
+            )
+            .values(contact_id=contact_id)
+            .execution_options(synchronize_session=False)
+        )
+    rows = [
+        {"domain_id": i, "role": "registrant", "account_id": account_id, "contact_id": contact_id}
+        for i in unset
+    ]
+    await insert_rows(session, cast(Table, DomainContact.__table__), rows)
+    ids = [*with_row, *unset]
+    for start in range(0, len(ids), _CHUNK):
+        await session.execute(
+            update(Domain)
+            .where(Domain.account_id == account_id, Domain.id.in_(ids[start : start + _CHUNK]))
+            .values(updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def registrant_handles(
+    session: AsyncSession, account_id: int, domain_ids: Sequence[int]
+) -> dict[int, str]:
+    """Domain id -> the handle of its own registrant row (domains without one are left out:
+    the default stands in)."""
+    found: dict[int, str] = {}
+    for start in range(0, len(domain_ids), _CHUNK):
+        query = (
+            select(DomainContact.domain_id, Contact.handle)
+            .join(Contact, Contact.id == DomainContact.contact_id)
+            .where(
+                DomainContact.account_id == account_id,
+                DomainContact.role == "registrant",
+                DomainContact.domain_id.in_(domain_ids[start : start + _CHUNK]),
+            )
+        )
+        found.update((domain_id, handle) for domain_id, handle in await session.execute(query))
+    return found
+
+
+async def set_transfer_lock(
+    session: AsyncSession, account_id: int, domain_ids: Sequence[int], until: datetime
+) -> list[Domain]:
+    """The transfer lock after a change of registrant, until ``until``, on those of the domains
+    whose registrant did not opt out of it; the domains locked, as they are now."""
+    locked: list[Domain] = []
+    for start in range(0, len(domain_ids), _CHUNK):
+        statement = (
+            update(Domain)
+            .where(
+                Domain.account_id == account_id,
+                Domain.id.in_(domain_ids[start : start + _CHUNK]),
+                Domain.transfer_lock_opt_out.is_(False),
+            )
+            .values(transfer_lock_until=until)
+            .returning(Domain)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        )
+        locked += (await session.scalars(statement)).all()
+    return locked

@@ -19,7 +19,12 @@ from nichandle.domains.models import Domain, DomainContact
 from nichandle.domains.repository import UsedBy
 from nichandle.events import catalogue
 from nichandle.events.service import emit, emit_many
-from nichandle.history.service import ContactChange, record_role_change
+from nichandle.history.service import (
+    ContactChange,
+    RoleMove,
+    record_role_change,
+    record_role_changes,
+)
 
 
 class RegistrantWatch(Protocol):
@@ -30,7 +35,30 @@ class RegistrantWatch(Protocol):
     ) -> None: ...
 
 
+class RegistrantPolicy(Protocol):
+    """Decides a change of a domain's registrant (the change-of-registrant policy): whether
+    pointing the role elsewhere is held as a pending change instead of applied now."""
+
+    async def registrant_repointed(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        domain: Domain,
+        previous: Contact | None,
+        new: Contact | None,
+    ) -> bool:
+        """True: the role stays as it is until the change is confirmed."""
+        ...
+
+
 _watchers: list[RegistrantWatch] = []
+_policies: list[RegistrantPolicy] = []
+
+
+def decide_with(policy: RegistrantPolicy) -> None:
+    """Subscribes the change-of-registrant policy (once, however often it is called)."""
+    if policy not in _policies:
+        _policies.append(policy)
 
 
 def watch(watcher: RegistrantWatch) -> None:
@@ -58,22 +86,21 @@ async def assign_roles(
     *,
     created: bool = False,
     removing: bool = False,
+    decided: bool = False,
 ) -> list[str]:
     """Points roles at contacts (None: back to the default); a history row per role changed and
     one ``domain.contacts_changed`` event. The caller holds the domain's lock and the contacts'
     (contacts.service.contacts_to_assign). Returns the roles that changed.
 
     The watchers hear of a new registrant: on ``created`` (a new domain, whose registrant may be
-    the default), or when the registrant role changed, unless the domain is ``removing``."""
+    the default), or when the registrant role changed, unless the domain is ``removing``.
+
+    A new registrant of an existing domain is the change-of-registrant policy's to decide; it
+    may hold the role as it is, pending confirmation (``decided``: the policy applies its own
+    confirmed change)."""
     current = {row.role: row for row in domain.roles}
-    if domain.dispute_hold and not (created or removing) and "registrant" in assignments:
-        row = current.get("registrant")
-        default = None
-        if row is None or assignments["registrant"] is None:
-            default = await default_contact(session, domain.account_id)
-        dispute_hold.refuse_repoint(
-            domain.name, row.contact if row else default, assignments["registrant"] or default
-        )
+    if not (created or removing or decided) and "registrant" in assignments:
+        assignments = await _decide_registrant(session, actor, domain, current, assignments)
     changed: list[tuple[str, str | None, str | None]] = []
     for role, contact in assignments.items():
         row = current.get(role)
@@ -122,6 +149,77 @@ async def assign_roles(
     if not removing and (created or "registrant" in roles):
         await _registrant_set(session, actor, domain, created=created)
     return roles
+
+
+async def _decide_registrant(
+    session: AsyncSession,
+    actor: Actor,
+    domain: Domain,
+    current: Mapping[str, DomainContact],
+    assignments: Mapping[str, Contact | None],
+) -> Mapping[str, Contact | None]:
+    """The dispute hold's refusal, then the policy's decision: the assignments left to make."""
+    row = current.get("registrant")
+    new = assignments["registrant"]
+    if (row.contact if row else None) is new and new is not None:
+        return assignments
+    default = None
+    if row is None or new is None:
+        default = await default_contact(session, domain.account_id)
+    previous, new = (row.contact if row else default), (new or default)
+    if previous is new:
+        return assignments
+    if domain.dispute_hold:
+        dispute_hold.refuse_repoint(domain.name, previous, new)
+    for policy in _policies:
+        if await policy.registrant_repointed(session, actor, domain, previous, new):
+            return {role: c for role, c in assignments.items() if role != "registrant"}
+    return assignments
+
+
+async def repoint_registrants(
+    session: AsyncSession,
+    actor: Actor,
+    domains: Sequence[tuple[int, str, str | None]],
+    contact: Contact,
+) -> None:
+    """Points the registrant role of many domains at ``contact`` in a few statements (the
+    change-of-registrant policy, for a registrant of thousands of domains): ``domains`` are
+    (id, name, the handle the role names now or None for the default). History and a
+    ``domain.contacts_changed`` each, as assign_roles writes; the policy has decided already,
+    so no watcher is told. The domains' ORM objects in this session are stale afterwards."""
+    if not domains:
+        return
+    now = utcnow()
+    ids = [domain_id for domain_id, _name, _before in domains]
+    explicit = {domain_id for domain_id, _name, before in domains if before is not None}
+    await repository.set_registrant(
+        session,
+        contact.account_id,
+        [i for i in ids if i in explicit],
+        [i for i in ids if i not in explicit],
+        contact.id,
+        at=now,
+    )
+    await record_role_changes(
+        session,
+        actor,
+        [
+            RoleMove(domain_id, name, "registrant", before, contact.handle)
+            for domain_id, name, before in domains
+        ],
+    )
+    await emit_many(
+        session,
+        actor,
+        catalogue.DOMAIN_CONTACTS_CHANGED,
+        [
+            catalogue.DomainContactsChanged(
+                domain=name, domain_id=domain_id, roles=["registrant"], contact=contact.handle
+            )
+            for domain_id, name, _before in domains
+        ],
+    )
 
 
 @dataclass(frozen=True)

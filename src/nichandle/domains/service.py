@@ -21,7 +21,7 @@ from nichandle.domains import limits, names, repository, roles
 from nichandle.domains.models import ROLES, Domain, DomainStatus
 from nichandle.domains.repository import DomainFilter
 from nichandle.domains.roles import used_by
-from nichandle.domains.status import registry_statuses, status_at
+from nichandle.domains.status import lock_payload, settings_payload
 from nichandle.errors import Conflict, ErrorCollector, FieldErrors, NotFound, Problem
 from nichandle.events import catalogue
 from nichandle.events.service import emit
@@ -190,23 +190,9 @@ async def add_domain(
     assignments = await _contacts_for_roles(session, actor.account_id, contacts_by_role or {})
     session.add(domain)
     await session.flush()
-    emit(session, actor, catalogue.DOMAIN_CREATED, _changed(domain))
+    emit(session, actor, catalogue.DOMAIN_CREATED, settings_payload(domain))
     await roles.assign_roles(session, actor, domain, assignments, created=True)
     return await resolve(session, domain)
-
-
-def _changed(domain: Domain) -> catalogue.DomainChanged:
-    return catalogue.DomainChanged(
-        domain=domain.name,
-        domain_id=domain.id,
-        status=status_at(domain).value,
-        autorenew=domain.autorenew,
-        privacy=domain.privacy,
-        locked=domain.locked,
-        expires_at=catalogue.timestamp(domain.expires_at),
-        created_at=catalogue.timestamp(domain.created_at),
-        updated_at=catalogue.timestamp(domain.updated_at),
-    )
 
 
 async def get_domain_model(
@@ -334,18 +320,13 @@ async def update_domain(
         await roles.assign_roles(session, actor, domain, assignments)
     if settings_changed:
         domain.updated_at = utcnow()
-        emit(session, actor, catalogue.DOMAIN_UPDATED, _changed(domain))
+        emit(session, actor, catalogue.DOMAIN_UPDATED, settings_payload(domain))
     if domain.locked != was_locked:
         emit(
             session,
             actor,
             catalogue.DOMAIN_LOCK_CHANGED,
-            catalogue.DomainLockChanged(
-                **_changed(domain),
-                lock="transfer",
-                action="added" if domain.locked else "removed",
-                registry_statuses=registry_statuses(domain),
-            ),
+            lock_payload(domain, lock="transfer", action="added" if domain.locked else "removed"),
         )
     await session.flush()
     return await resolve(session, domain)
@@ -512,7 +493,7 @@ async def delete_domain(session: AsyncSession, actor: Actor, name: str) -> None:
     await roles.assign_roles(session, actor, domain, dict.fromkeys(ROLES), removing=True)
     await session.delete(domain)
     await session.flush()
-    emit(session, actor, catalogue.DOMAIN_DELETED, _changed(domain))
+    emit(session, actor, catalogue.DOMAIN_DELETED, settings_payload(domain))
 
 
 # expand[]=domains shows this many domains; the rest are a link to the filtered domain list.

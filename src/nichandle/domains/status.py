@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from nichandle.db.base import utcnow
 from nichandle.domains.models import Domain, DomainStatus
+from nichandle.events import catalogue
 
 
 def status_at(domain: Domain, now: datetime | None = None) -> DomainStatus:
@@ -25,6 +27,51 @@ def registry_statuses(domain: Domain) -> list[str]:
     if suspended:
         statuses.append("clientHold")
     # A suspension (registrant verification) holds transfers as well as resolution.
-    if domain.locked or suspended:
+    if transfer_prohibited(domain):
         statuses.append("clientTransferProhibited")
     return statuses or ["ok"]
+
+
+def transfer_prohibited(domain: Domain, now: datetime | None = None) -> bool:
+    """Whether the domain may not move to another registrar: its own lock, a suspension
+    (registrant verification), or the lock after a change of registrant until it ends (read
+    from the time, so it ends on its day whenever the worker runs)."""
+    until = domain.transfer_lock_until
+    return (
+        domain.locked
+        or domain.status == DomainStatus.SUSPENDED
+        or (until is not None and until > (now or utcnow()))
+    )
+
+
+def settings_payload(domain: Domain) -> catalogue.DomainChanged:
+    """The domain as its events carry it: its settings, times in UTC."""
+    return catalogue.DomainChanged(
+        domain=domain.name,
+        domain_id=domain.id,
+        status=status_at(domain).value,
+        autorenew=domain.autorenew,
+        privacy=domain.privacy,
+        locked=domain.locked,
+        expires_at=catalogue.timestamp(domain.expires_at),
+        created_at=catalogue.timestamp(domain.created_at),
+        updated_at=catalogue.timestamp(domain.updated_at),
+    )
+
+
+def lock_payload(
+    domain: Domain,
+    *,
+    lock: Literal["transfer", "registrant_change"],
+    action: Literal["added", "removed"],
+) -> catalogue.DomainLockChanged:
+    """A lock added or removed, with the domain's settings and EPP statuses after it."""
+    payload = catalogue.DomainLockChanged(
+        **settings_payload(domain),  # type: ignore[typeddict-item]  # a DomainChanged in full
+        lock=lock,
+        action=action,
+        registry_statuses=registry_statuses(domain),
+    )
+    if lock == "registrant_change" and domain.transfer_lock_until is not None:
+        payload["transfer_lock_until"] = catalogue.timestamp(domain.transfer_lock_until)
+    return payload

@@ -64,13 +64,40 @@ class DomainContactsChanged(_DomainRoles, total=False):
     contact: str
 
 
-class DomainLockChanged(DomainChanged):
-    """A lock added to or removed from a domain (name.com's domain.lock.status_change), with
-    the domain's settings after it."""
-
-    lock: Literal["transfer"]
+class _DomainLock(DomainChanged):
+    lock: Literal["transfer", "registrant_change"]
     action: Literal["added", "removed"]
     registry_statuses: list[str]
+
+
+class DomainLockChanged(_DomainLock, total=False):
+    """A lock added to or removed from a domain (name.com's domain.lock.status_change), with
+    the domain's settings after it: its own transfer lock, or the one that follows a change of
+    registrant (domain.transfer_lock.added / removed, until ``transfer_lock_until``)."""
+
+    transfer_lock_until: str
+
+
+class _RegistrantChange(TypedDict):
+    registrant_change_id: int
+    domain: str
+    domain_id: int
+    policy: str  # cor-2024, cord-2026
+    state: str  # pending, applied, expired, cancelled
+    prior_contact: str | None  # handles
+    new_contact: str
+    fields: list[str]  # the material fields: first_name, last_name, company_name, email
+    created_at: str
+
+
+class RegistrantChangeEvent(_RegistrantChange, total=False):
+    """domain.registrant_change.started / confirmed / applied / expired / cancelled: a change of
+    a domain's registrant (docs/registrant-change.md)."""
+
+    expires_at: str  # a pending change's last day
+    confirmed_by: str  # confirmed: the party (prior, new) and how (link, agent:ID)
+    applied_at: str
+    transfer_lock_until: str  # applied with the 60-day lock
 
 
 class CertificateChanged(TypedDict):
@@ -163,7 +190,11 @@ def _contact(payload: ContactCreated | ContactUpdated | ContactDeleted) -> Resou
 
 
 def _domain(
-    payload: DomainChanged | DomainContactsChanged | DomainLockChanged | DomainSuspension,
+    payload: DomainChanged
+    | DomainContactsChanged
+    | DomainLockChanged
+    | DomainSuspension
+    | RegistrantChangeEvent,
 ) -> Resource:
     return Resource("domain", payload["domain"])
 
@@ -188,6 +219,23 @@ DOMAIN_UPDATED = EventType("domain.updated", DomainChanged, _domain)
 DOMAIN_DELETED = EventType("domain.deleted", DomainChanged, _domain)
 DOMAIN_CONTACTS_CHANGED = EventType("domain.contacts_changed", DomainContactsChanged, _domain)
 DOMAIN_LOCK_CHANGED = EventType("domain.lock_changed", DomainLockChanged, _domain)
+DOMAIN_TRANSFER_LOCK_ADDED = EventType("domain.transfer_lock.added", DomainLockChanged, _domain)
+DOMAIN_TRANSFER_LOCK_REMOVED = EventType("domain.transfer_lock.removed", DomainLockChanged, _domain)
+DOMAIN_REGISTRANT_CHANGE_STARTED = EventType(
+    "domain.registrant_change.started", RegistrantChangeEvent, _domain
+)
+DOMAIN_REGISTRANT_CHANGE_CONFIRMED = EventType(
+    "domain.registrant_change.confirmed", RegistrantChangeEvent, _domain
+)
+DOMAIN_REGISTRANT_CHANGE_APPLIED = EventType(
+    "domain.registrant_change.applied", RegistrantChangeEvent, _domain
+)
+DOMAIN_REGISTRANT_CHANGE_EXPIRED = EventType(
+    "domain.registrant_change.expired", RegistrantChangeEvent, _domain
+)
+DOMAIN_REGISTRANT_CHANGE_CANCELLED = EventType(
+    "domain.registrant_change.cancelled", RegistrantChangeEvent, _domain
+)
 CERTIFICATE_CREATED = EventType("certificate.created", CertificateChanged, _certificate)
 CERTIFICATE_DELETED = EventType("certificate.deleted", CertificateChanged, _certificate)
 DOMAIN_SUSPENDED = EventType("domain.suspended", DomainSuspension, _domain)
@@ -219,6 +267,13 @@ CATALOGUE: dict[str, EventType[Any]] = {
         DOMAIN_DELETED,
         DOMAIN_CONTACTS_CHANGED,
         DOMAIN_LOCK_CHANGED,
+        DOMAIN_TRANSFER_LOCK_ADDED,
+        DOMAIN_TRANSFER_LOCK_REMOVED,
+        DOMAIN_REGISTRANT_CHANGE_STARTED,
+        DOMAIN_REGISTRANT_CHANGE_CONFIRMED,
+        DOMAIN_REGISTRANT_CHANGE_APPLIED,
+        DOMAIN_REGISTRANT_CHANGE_EXPIRED,
+        DOMAIN_REGISTRANT_CHANGE_CANCELLED,
         CERTIFICATE_CREATED,
         CERTIFICATE_DELETED,
         DOMAIN_SUSPENDED,

@@ -104,3 +104,33 @@ def record_role_change(
             dialect=actor.dialect,
         )
     )
+
+
+class RoleMove(NamedTuple):
+    domain_id: int
+    domain_name: str
+    role: str
+    before_handle: str | None
+    after_handle: str | None
+
+
+async def record_role_changes(
+    session: AsyncSession, actor: Actor, moves: Sequence[RoleMove]
+) -> None:
+    """record_role_change for many domains at once, as plain rows (a registrant of thousands)."""
+    now = utcnow()
+    await insert_rows(
+        session,
+        cast(Table, DomainRoleChange.__table__),
+        [
+            {
+                **move._asdict(),
+                "account_id": actor.account_id,
+                "actor_token_id": actor.token_id,
+                "actor_user_id": actor.user_id,
+                "dialect": actor.dialect,
+                "created_at": now,
+            }
+            for move in moves
+        ],
+    )

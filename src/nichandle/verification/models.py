@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nichandle.db.base import NO_ID_REUSE, Base, UTCDateTime, state_column, utcnow
+from nichandle.mail.states import MailState
 
 
 class VerificationState(StrEnum):
@@ -31,14 +32,6 @@ class MailKind(StrEnum):
     REQUEST = "request"
     REMINDER = "reminder"
     RESEND = "resend"
-
-
-class MailState(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    LOGGED = "logged"  # no SMTP configured: written to the log with its link
-    BOUNCED = "bounced"  # refused permanently (5xx)
-    FAILED = "failed"  # refused temporarily for the whole retry window
 
 
 class EntryKind(StrEnum):

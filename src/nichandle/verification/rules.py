@@ -5,11 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from nichandle.domains import names
 from nichandle.settings import Settings
-
-
-def _tlds(text: str) -> frozenset[str]:
-    return frozenset(part.strip().lower().lstrip(".") for part in text.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -28,17 +25,13 @@ class Rules:
             deadline=timedelta(days=deadline),
             reminders=tuple(timedelta(days=day) for day in days if 0 < day < deadline),
             resend_after=timedelta(seconds=settings.verification_resend_seconds),
-            exempt=_tlds(settings.verification_exempt_tlds),
-            required=_tlds(settings.verification_required_tlds),
+            exempt=names.tld_list(settings.verification_exempt_tlds),
+            required=names.tld_list(settings.verification_required_tlds),
         )
 
     def needs_verification(self, tld: str) -> bool:
-        """gTLDs do (ICANN's RAA binds registrars for them); ccTLDs, the two-letter ones, do
-        not: their registries set their own rules. The settings' lists adjust both."""
-        tld = tld.lower()
-        if tld in self.required:
-            return True
-        return len(tld) != 2 and tld not in self.exempt  # ISO 3166 alpha-2 codes
+        """gTLDs do (ICANN's RAA binds registrars for them); ccTLDs do not."""
+        return names.icann_governed(tld, exempt=self.exempt, required=self.required)
 
     def next_due(self, created_at: datetime, reminders_sent: int) -> datetime:
         """When the worker next acts: the next reminder, else the deadline."""

@@ -268,10 +268,17 @@ async def verify_by_token(session: AsyncSession, token: str, *, ip: str | None) 
     return target
 
 
-async def verify_contact_email(session: AsyncSession, actor: Actor, contact: Contact) -> None:
+async def verify_contact_email(
+    session: AsyncSession,
+    actor: Actor,
+    contact: Contact,
+    *,
+    method: VerificationMethod = VerificationMethod.API,
+) -> None:
     """Staff or a reseller verified the contact's address themselves (recorded with the
-    actor): its open verification is verified, or, with none open, the address is marked
-    verified for the account."""
+    actor), or its holder answered a mail to it through a link (a change of registrant's
+    confirmation): its open verification is verified, or, with none open, the address is
+    marked verified for the account."""
     found = await repository.open_for_email(
         session, actor.account_id, contact.email_normalized, lock=True
     )
@@ -292,7 +299,7 @@ async def verify_contact_email(session: AsyncSession, actor: Actor, contact: Con
         )
         session.add(found)
         await session.flush()
-    await _verify(session, actor, found, VerificationMethod.API, ip=None)
+    await _verify(session, actor, found, method, ip=None)
 
 
 async def verify_by_id(session: AsyncSession, actor: Actor, verification_id: int) -> None:

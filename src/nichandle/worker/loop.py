@@ -12,6 +12,9 @@ from nichandle.db.base import utcnow
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.mail.smtp import Mailer
+from nichandle.registrant_changes import repository as registrant_changes_repository
+from nichandle.registrant_changes import rules as registrant_change_rules
+from nichandle.registrant_changes import service as registrant_changes
 from nichandle.settings import Settings
 from nichandle.verification import repository as verifications
 from nichandle.verification import rules
@@ -31,6 +34,7 @@ class Worker:
         self.sender = sender
         self.mailer = Mailer(settings)
         rules.configure(settings)
+        registrant_change_rules.configure(settings)
 
     async def run_once(self) -> int:
         """One round: dispatch a batch of events, deliver a batch of due deliveries; the larger
@@ -69,14 +73,20 @@ class Worker:
         return len(claims)
 
     async def verify(self) -> int:
-        """Registrant verification: the deadlines due (reminders, suspensions), then the mails
-        due, sent outside any transaction."""
+        """Registrant verification and change of registrant: the deadlines due (reminders,
+        suspensions, expiries, locks ending, notices), then the mails due, sent outside any
+        transaction."""
         handled = 0
         async with unit_of_work(self.db, write=False, per_statement=True) as session:
             deadlines = await verifications.has_due(session, utcnow())
+            changes_due = await registrant_changes_repository.has_due(session, utcnow())
         if deadlines:
             async with unit_of_work(self.db) as session:
                 handled = await verification.run_due(session, limit=self.settings.worker_batch_size)
+        if changes_due:
+            async with unit_of_work(self.db) as session:
+                limit = self.settings.worker_batch_size
+                handled += await registrant_changes.run_due(session, limit=limit)
         async with unit_of_work(self.db, write=False, per_statement=True) as session:
             if not await mails.has_due(session):
                 return handled

@@ -14,8 +14,9 @@ from pydantic_core import PydanticCustomError
 
 from nichandle.contacts.addresses import compose_address1, street_fields
 from nichandle.contacts.models import Contact
-from nichandle.domains.models import ROLES, DomainStatus
+from nichandle.domains.models import ROLES
 from nichandle.domains.service import DomainView, renewal_price
+from nichandle.domains.status import transfer_prohibited
 from nichandle.paging import Page
 from nichandle.verification.models import Verification
 
@@ -253,8 +254,9 @@ class DomainOut(BaseModel):
             createDate=timestamp(domain.created_at),
             expireDate=timestamp(domain.expires_at),
             autorenewEnabled=domain.autorenew,
-            # A suspension holds transfers too (clientTransferProhibited): name.com shows a lock.
-            locked=domain.locked or domain.status == DomainStatus.SUSPENDED,
+            # A suspension and the lock after a change of registrant hold transfers too
+            # (clientTransferProhibited): name.com shows a lock.
+            locked=transfer_prohibited(domain),
             privacyEnabled=domain.privacy,
             contacts=contacts,
             nameservers=list(domain.nameservers),

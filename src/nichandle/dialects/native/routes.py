@@ -29,6 +29,7 @@ from nichandle.dialects.native.schemas import (
     ContactEnvelope,
     ContactListRequest,
     ContactPage,
+    ContactPendingEnvelope,
     ContactRead,
     ContactReassign,
     ContactsEnvelope,
@@ -46,6 +47,7 @@ from nichandle.dialects.native.schemas import (
     FieldErrorsRead,
     ReassignmentEnvelope,
     ReassignmentRead,
+    RegistrantChangeRead,
     VerificationEntryPage,
     VerificationEntryRead,
     VersionPage,
@@ -54,6 +56,7 @@ from nichandle.dialects.native.schemas import (
     expansions,
     metadata_filters,
     page_links,
+    registrant_change_notice,
     verification_notice,
 )
 from nichandle.domains import reassign
@@ -61,6 +64,8 @@ from nichandle.domains import service as domains
 from nichandle.domains.service import DomainView
 from nichandle.history.service import contact_history
 from nichandle.paging import MAX_PER_PAGE, page_request
+from nichandle.registrant_changes import service as registrant_changes
+from nichandle.registrant_changes.models import RegistrantChange
 from nichandle.settings import Settings
 from nichandle.verification import service as verification
 
@@ -252,20 +257,32 @@ async def get_contact(
 
 @router.patch(
     "/contacts/{handle}",
-    response_model=ContactEnvelope,
+    response_model=ContactEnvelope | ContactPendingEnvelope,
     tags=["contacts"],
     operation_id="updateContact",
-    responses=TOO_LARGE,
+    responses={202: {"model": ContactPendingEnvelope}, **TOO_LARGE},
 )
 async def update_contact(
-    handle: str, body: ContactUpdate, session: WriteSession, actor: ActorDep, expand: Expand = None
-) -> ContactEnvelope:
+    handle: str,
+    body: ContactUpdate,
+    session: WriteSession,
+    actor: ActorDep,
+    response: Response,
+    expand: Expand = None,
+) -> ContactEnvelope | ContactPendingEnvelope:
     """Update the fields given; name, company name and country cannot change (but for a
-    declared typo fix)."""
+    declared typo fix). 202 when the edit started changes of registrant that wait for both
+    parties' confirmation (cor-2024): they are listed, and their domains keep showing the
+    prior registrant until applied."""
     contact = await contacts.update_contact(
         session, actor, handle, body.core_changes(), typo_correction=body.typo_correction
     )
-    return ContactEnvelope(data=ContactRead.of(contact, expansions(expand)))
+    read = ContactRead.of(contact, expansions(expand))
+    if pending := registrant_changes.started_in(session):
+        response.status_code = status.HTTP_202_ACCEPTED
+        changes = await registrant_change_reads(session, pending)
+        return ContactPendingEnvelope(data=read, registrant_changes=changes)
+    return ContactEnvelope(data=read)
 
 
 @router.delete(
@@ -422,7 +439,7 @@ async def get_domain(
     response_model=DomainEnvelope,
     tags=["domains"],
     operation_id="updateDomain",
-    responses=TOO_LARGE,
+    responses={202: {"model": DomainEnvelope}, **TOO_LARGE},
 )
 async def update_domain(
     name: str,
@@ -430,9 +447,12 @@ async def update_domain(
     session: WriteSession,
     actor: ActorDep,
     settings: SettingsDep,
+    response: Response,
     expand: Expand = None,
 ) -> DomainEnvelope:
-    """Change settings and the roles sent; ``"contacts": {}`` resets every role to the default."""
+    """Change settings and the roles sent; ``"contacts": {}`` resets every role to the default.
+    202 when a new owner waits for both registrants' confirmation (cor-2024): the domain shows
+    the prior one, with a notice of the pending change."""
     view = await domains.update_domain(
         session,
         actor,
@@ -441,6 +461,8 @@ async def update_domain(
         contacts_by_role=core_roles(body.contacts or {}),
         reset_roles=body.contacts == {},
     )
+    if registrant_changes.started_in(session):
+        response.status_code = status.HTTP_202_ACCEPTED
     [read] = await _domain_reads(session, settings, [view], expand)
     return DomainEnvelope(data=read)
 
@@ -448,26 +470,33 @@ async def update_domain(
 async def _domain_reads(
     session: AsyncSession, settings: Settings, views: Sequence[DomainView], expand: Expand
 ) -> list[DomainRead]:
-    """The domains as the wire shows them, with the notices of their open verifications."""
-    account_ids = {view.domain.account_id for view in views}
-    waiting = (
-        await verification.open_for_domains(
-            session, account_ids.pop(), [view.domain.id for view in views]
-        )
-        if account_ids
-        else {}
-    )
+    """The domains as the wire shows them, with the notices of their open verifications and
+    pending changes of registrant."""
+    if not views:
+        return []
+    account_id = views[0].domain.account_id
+    ids = [view.domain.id for view in views]
+    waiting = await verification.open_for_domains(session, account_id, ids)
+    pending = await registrant_changes.pending_for_domains(session, account_id, ids)
+    requests = await registrant_changes.requests_of(session, list(pending.values()))
     base = settings.public_url or ""
-    return [
-        DomainRead.of(
-            view,
-            expansions(expand),
-            [verification_notice(view.domain.name, waiting[view.domain.id], base)]
-            if view.domain.id in waiting
-            else [],
-        )
-        for view in views
-    ]
+    reads = []
+    for view in views:
+        notices = []
+        if view.domain.id in waiting:
+            notices.append(verification_notice(view.domain.name, waiting[view.domain.id], base))
+        if change := pending.get(view.domain.id):
+            notices.append(registrant_change_notice(change, requests[change.request_id], base))
+        reads.append(DomainRead.of(view, expansions(expand), notices))
+    return reads
+
+
+async def registrant_change_reads(
+    session: AsyncSession, changes: Sequence[RegistrantChange]
+) -> list[RegistrantChangeRead]:
+    """The changes as the wire shows them, each with its request's confirmations."""
+    requests = await registrant_changes.requests_of(session, changes)
+    return [RegistrantChangeRead.of(change, requests[change.request_id]) for change in changes]
 
 
 @router.get(

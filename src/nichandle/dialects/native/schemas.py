@@ -17,10 +17,15 @@ from nichandle.domains.names import to_unicode
 from nichandle.domains.reassign import MAX_DOMAINS as MAX_REASSIGN_DOMAINS
 from nichandle.domains.reassign import Reassignment
 from nichandle.domains.service import DomainsUsing, DomainView, renewal_price
-from nichandle.domains.status import status_at
+from nichandle.domains.status import status_at, transfer_prohibited
 from nichandle.errors import FieldErrors
 from nichandle.history.models import ContactVersion
 from nichandle.paging import Page
+from nichandle.registrant_changes.models import (
+    ChangeState,
+    RegistrantChange,
+    RegistrantChangeRequest,
+)
 from nichandle.verification.models import Verification, VerificationEntry
 
 # Timestamps arrive as ISO 8601 strings, which strict mode would refuse.
@@ -332,6 +337,36 @@ class Notice(BaseModel):
     actions: list[NoticeAction]
 
 
+def registrant_change_notice(
+    change: RegistrantChange, request: RegistrantChangeRequest, base_url: str
+) -> Notice:
+    """A pending change of registrant: the domain shows its prior registrant until both
+    parties confirm; it can be read or cancelled."""
+    at = f"{base_url}/api/v1/registrant-changes/{change.id}"
+    expires = request.expires_at.isoformat().replace("+00:00", "Z") if request.expires_at else None
+    return Notice(
+        code="domain.registrant_change.pending",
+        type="info",
+        severity="warning",
+        message=f"A change of registrant to `{change.new_handle}` waits for both registrants' "
+        f"confirmation until {expires}",
+        data={
+            "registrant_change_id": change.id,
+            "new_contact": change.new_handle,
+            "fields": list(change.fields),
+            "expires_at": expires,
+            "confirmed": {
+                "prior": request.prior_confirmed_at is not None,
+                "new": request.new_confirmed_at is not None,
+            },
+        },
+        actions=[
+            NoticeAction(code="domain.registrant_change.open", data={"registrant_change_url": at}),
+            NoticeAction(code="domain.registrant_change.cancel", method="DELETE", href=at),
+        ],
+    )
+
+
 def verification_notice(name: str, verification: Verification, base_url: str) -> Notice:
     """The registrant verification a domain waits for: open its status, or resend the mail."""
     at = f"{base_url}/api/v1/domains/{name}/contact-verification"
@@ -423,6 +458,62 @@ class VerificationEntryPage(BaseModel):
     meta: PageMeta
 
 
+class ConfirmationRead(BaseModel):
+    confirmed_at: datetime | None
+    by: str | None = Field(description="link, or agent:ID (a Designated Agent)")
+
+
+class RegistrantChangeRead(BaseModel):
+    id: int
+    domain: str
+    state: ChangeState
+    policy: str
+    prior_contact: str | None
+    new_contact: str
+    fields: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    applied_at: datetime | None
+    ended_at: datetime | None
+    transfer_lock_until: datetime | None
+    confirmations: dict[str, ConfirmationRead]
+    designated_agent_id: int | None
+
+    @classmethod
+    def of(cls, change: RegistrantChange, request: RegistrantChangeRequest) -> RegistrantChangeRead:
+        return cls(
+            id=change.id,
+            domain=change.domain_name,
+            state=change.state,
+            policy=change.policy.value,
+            prior_contact=change.prior_handle,
+            new_contact=change.new_handle,
+            fields=list(change.fields),
+            created_at=change.created_at,
+            expires_at=request.expires_at if change.state is ChangeState.PENDING else None,
+            applied_at=change.applied_at,
+            ended_at=change.ended_at,
+            transfer_lock_until=change.transfer_lock_until,
+            confirmations={
+                "prior": ConfirmationRead(
+                    confirmed_at=request.prior_confirmed_at, by=request.prior_confirmed_by
+                ),
+                "new": ConfirmationRead(
+                    confirmed_at=request.new_confirmed_at, by=request.new_confirmed_by
+                ),
+            },
+            designated_agent_id=request.designated_agent_id,
+        )
+
+
+class ContactPendingEnvelope(BaseModel):
+    """A contact edit that started changes of registrant (202): the contact as it is now, and
+    the pending changes, whose domains keep their prior registrant until both confirm."""
+
+    data: ContactRead
+    registrant_changes: list[RegistrantChangeRead]
+
+
 class DomainRead(BaseModel):
     name: str
     unicode_name: str
@@ -438,6 +529,9 @@ class DomainRead(BaseModel):
     expires_at: datetime
     transfer_lock_until: datetime | None
     transfer_lock_opt_out: bool
+    # Whether a transfer to another registrar is refused now: ``locked``, a suspension, or the
+    # lock after a change of registrant until ``transfer_lock_until``.
+    transfer_prohibited: bool
     dispute_hold: bool
     contacts: dict[str, str | ContactRead | None]
     notices: list[Notice] = Field(default_factory=list)
@@ -473,6 +567,7 @@ class DomainRead(BaseModel):
             expires_at=domain.expires_at,
             transfer_lock_until=domain.transfer_lock_until,
             transfer_lock_opt_out=domain.transfer_lock_opt_out,
+            transfer_prohibited=transfer_prohibited(domain),
             dispute_hold=domain.dispute_hold,
             contacts=contacts,
             notices=notices or [],

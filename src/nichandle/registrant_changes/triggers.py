@@ -1,0 +1,61 @@
+"""Where changes of registrant start: the write path's two points (roles, contact changes).
+
+The policy builds on domains and contacts, so neither can call it; it subscribes to both
+(``nichandle.write_path`` connects it): the registrant role pointed at another contact (any
+dialect, setContacts, a bulk reassign), and an edit of a contact that is a registrant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nichandle.accounts.service import Actor
+from nichandle.contacts import registrant_change
+from nichandle.contacts.models import Contact
+from nichandle.domains.models import Domain
+from nichandle.history.service import ContactChange
+from nichandle.registrant_changes import repository, service
+
+
+class RegistrantChanges:
+    """Both subscriptions (contacts.changes.Dependents, domains.roles.RegistrantPolicy)."""
+
+    kind = "pending registrant changes of"
+
+    async def names_using(
+        self, session: AsyncSession, contact: Contact, *, limit: int
+    ) -> list[str]:
+        # The new registrant of a pending change is kept until it is applied or ends.
+        return await repository.pending_domain_names_for_new_contact(
+            session, contact.account_id, contact.id, limit=limit
+        )
+
+    async def contacts_changed(
+        self, session: AsyncSession, actor: Actor, changes: Sequence[ContactChange]
+    ) -> None:
+        for change in changes:
+            if change.action != "update" or change.before is None or change.after is None:
+                continue
+            fields = registrant_change.material_fields(
+                change.before, change.after, typo_correction=change.typo_correction
+            )
+            if not fields:
+                continue
+            contact = await session.get(Contact, change.contact_id)
+            if contact is not None:
+                await service.registrant_edited(session, actor, contact, change.before, fields)
+
+    async def registrant_repointed(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        domain: Domain,
+        previous: Contact | None,
+        new: Contact | None,
+    ) -> bool:
+        return await service.registrant_repointed(session, actor, domain, previous, new)
+
+
+REGISTRANT_CHANGES = RegistrantChanges()
