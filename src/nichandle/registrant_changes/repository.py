@@ -96,6 +96,17 @@ async def of_request(
     return (await session.scalars(query.order_by(RegistrantChange.domain_name))).all()
 
 
+async def by_ids(session: AsyncSession, change_ids: Sequence[int]) -> list[RegistrantChange]:
+    """The changes, by domain name."""
+    found: list[RegistrantChange] = []
+    for start in range(0, len(change_ids), _CHUNK):
+        chunk = change_ids[start : start + _CHUNK]
+        found += (
+            await session.scalars(select(RegistrantChange).where(RegistrantChange.id.in_(chunk)))
+        ).all()
+    return sorted(found, key=lambda change: change.domain_name)
+
+
 async def pending_for_domains(
     session: AsyncSession, account_id: int, domain_ids: Sequence[int]
 ) -> dict[int, RegistrantChange]:

@@ -60,8 +60,10 @@ from nichandle.registrant_changes.rules import rules
 from nichandle.verification import service as verification
 from nichandle.verification.models import VerificationMethod
 
-# The changes a transaction started, for the answer of the edit that started them (native 202).
+# The changes a transaction started, for the answer of the edit that started them (native 202),
+# and the requests it made (session.info).
 _STARTED = "nichandle_registrant_changes"
+_REQUESTS = "nichandle_registrant_change_requests"
 
 
 class Target(NamedTuple):
@@ -158,6 +160,48 @@ async def _start(
     """Records the change of ``targets`` under the policy in force. ``hold``: the prior
     details of an edited contact, to keep for the domains while the change is pending."""
     now = utcnow()
+    request, new_request = await _request(session, actor, prior, new, fields, now)
+    at_once = request.state is ChangeState.APPLIED
+    replaced = await repository.end_pending(
+        session,
+        actor.account_id,
+        [t.domain_id for t in targets],
+        ChangeState.CANCELLED,
+        at=now,
+    )
+    await _emit(session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_CANCELLED, replaced)
+    if hold is not None and not at_once:
+        kept = await _keep_prior_details(session, actor, hold)
+        await roles.repoint_registrants(session, actor, targets, kept)
+        prior = Registrant(kept.id, kept.handle, prior.email, prior.name)
+    changes = await _insert_changes(session, request, targets, prior, new, now)
+    await _emit(
+        session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_STARTED, changes, request=request
+    )
+    if at_once:
+        await _applied(session, actor, request, changes, now, notify=new_request)
+    else:
+        session.info.setdefault(_STARTED, []).extend(changes)
+        for party in Party:
+            if new_request and _confirmed_at(request, party) is None:
+                _mail(session, request, party, MailKind.CONFIRM)
+    return request.state
+
+
+async def _request(
+    session: AsyncSession,
+    actor: Actor,
+    prior: Registrant,
+    new: Contact,
+    fields: Sequence[str],
+    now: datetime,
+) -> tuple[RegistrantChangeRequest, bool]:
+    """The request the changes join, and whether it is new: one per (prior, new, fields) in a
+    transaction, so a bulk reassign of 1,000 domains asks each party once, in one mail."""
+    requests = session.info.setdefault(_REQUESTS, {})
+    key = (actor.account_id, prior.contact_id, new.id, tuple(fields))
+    if key in requests:
+        return requests[key], False
     policy = rules().policy
     agent = await _agent(session, actor.account_id) if policy is Policy.COR_2024 else None
     at_once = policy is Policy.CORD_2026 or (agent is not None and agent.parties == "both")
@@ -184,30 +228,8 @@ async def _start(
                 _confirm(request, party, f"agent:{agent.id}", now)
     session.add(request)
     await session.flush()
-    replaced = await repository.end_pending(
-        session,
-        actor.account_id,
-        [t.domain_id for t in targets],
-        ChangeState.CANCELLED,
-        at=now,
-    )
-    await _emit(session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_CANCELLED, replaced)
-    if hold is not None and not at_once:
-        kept = await _keep_prior_details(session, actor, hold)
-        await roles.repoint_registrants(session, actor, targets, kept)
-        prior = Registrant(kept.id, kept.handle, prior.email, prior.name)
-    changes = await _insert_changes(session, request, targets, prior, new, now)
-    await _emit(
-        session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_STARTED, changes, request=request
-    )
-    if at_once:
-        await _applied(session, actor, request, changes, now)
-    else:
-        session.info.setdefault(_STARTED, []).extend(changes)
-        for party in Party:
-            if _confirmed_at(request, party) is None:
-                _mail(session, request, party, MailKind.CONFIRM)
-    return request.state
+    requests[key] = request
+    return request, True
 
 
 async def _keep_prior_details(
@@ -254,8 +276,8 @@ async def _insert_changes(
         for target in targets
     ]
     table = cast(Table, RegistrantChange.__table__)
-    await insert_rows_with_ids(session, table, rows, key="domain_id")
-    return list(await repository.of_request(session, request.id))
+    ids = await insert_rows_with_ids(session, table, rows, key="domain_id")
+    return list(await repository.by_ids(session, list(ids.values())))
 
 
 # --- confirming and applying ----------------------------------------------------------------
@@ -291,14 +313,16 @@ async def _applied(
     request: RegistrantChangeRequest,
     changes: Sequence[RegistrantChange],
     now: datetime,
+    *,
+    notify: bool = True,
 ) -> None:
     """The changes were applied now (their roles point at the new registrant): the lock
-    (cor-2024), the events, the notices."""
+    (cor-2024), the events, the notices (``notify``: not yet sent for this request)."""
     for change in changes:
         change.state, change.applied_at, change.updated_at = ChangeState.APPLIED, now, now
     if request.policy is Policy.COR_2024:
         await _lock(session, actor, changes, now + rules().transfer_lock)
-        for party in Party:
+        for party in Party if notify else ():
             _mail(session, request, party, MailKind.APPLIED)
     await _emit(session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_APPLIED, changes)
 
