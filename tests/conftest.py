@@ -153,6 +153,20 @@ async def create_contact(client: httpx.AsyncClient, team: Team, **overrides: Any
     return data
 
 
+async def designated_agent(client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> int:
+    """Records a Designated Agent approving changes of registrant for both parties: a registrant
+    then changes at once under cor-2024, for tests about something else
+    (docs/registrant-change.md). ``headers``: the team's, unless the client carries them."""
+    recorded = await client.post(
+        "/api/v1/designated-agents",
+        json={"name": "Agent", "email": "agent@example.net", "parties": "both"},
+        headers=headers,
+    )
+    assert recorded.status_code == 201, recorded.text
+    agent_id: int = recorded.json()["data"]["id"]
+    return agent_id
+
+
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent

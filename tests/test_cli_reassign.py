@@ -15,7 +15,7 @@ from nichandle.db.engine import Database, create_database
 from nichandle.events.models import OutboxEvent
 from nichandle.history.models import DomainRoleChange
 from nichandle.settings import Settings
-from tests.conftest import contact_payload
+from tests.conftest import contact_payload, designated_agent
 from tests.test_cli import Cli, bearer, module_cli, module_database, unique_name
 
 if TYPE_CHECKING:
@@ -70,9 +70,14 @@ class Team:
         return roles
 
 
-async def new_team(cli: Cli, api: httpx.AsyncClient) -> Team:
+async def new_team(cli: Cli, api: httpx.AsyncClient, *, agent: bool = True) -> Team:
+    """A team; with ``agent``, a Designated Agent approves changes of registrant for both
+    parties, so a reassigned registrant moves at once (docs/registrant-change.md)."""
     created = (await cli("accounts", "create", unique_name("Reassign"), "--json")).json()
-    return Team(api, created["account"], created["token"])
+    team = Team(api, created["account"], created["token"])
+    if agent:
+        await designated_agent(api, team.headers)
+    return team
 
 
 async def recorded(db: Database, team: Team) -> tuple[int, int]:
@@ -122,6 +127,7 @@ async def test_dry_run_json_previews_then_the_run_changes_exactly_that(
         "count": 2,
         "unchanged": [],
         "default_fallback": 0,
+        "pending_registrant_changes": [],
     }
     assert await team.roles("one.test") == {
         "owner": a,
@@ -229,3 +235,17 @@ async def test_dispute_hold_on_refuses_a_registrant_change_and_off_lifts_it(
     domain = (await api.get("/api/v1/domains/disputed.com", headers=team.headers)).json()
     assert domain["data"]["dispute_hold"] is False
     assert (await api.patch(url, json=edit, headers=team.headers)).status_code == 200
+
+
+async def test_a_registrant_change_left_pending_is_said(cli: Cli, api: httpx.AsyncClient) -> None:
+    """Without an agent (cor-2024), a gTLD's registrant waits for both registrants."""
+    team = await new_team(cli, api, agent=False)
+    a, b = await team.contact("alpha"), await team.contact("bravo")
+    await team.domain("waits.test", owner=a, tech=a)
+    result = await cli("contacts", "reassign", a, b, "--account", team.slug)
+    assert "moved registrant, admin, tech, billing" in result.stdout
+    assert "waits for both registrants' confirmation (change of registrant): waits.test" in (
+        result.stdout.replace("\n", " ")
+    )
+    roles = await team.roles("waits.test")
+    assert (roles["owner"], roles["tech"]) == (a, b)

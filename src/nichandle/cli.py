@@ -772,6 +772,7 @@ def _reassignment_json(result: Reassignment) -> dict[str, Any]:
         "count": len(result.domains),
         "unchanged": result.unchanged,
         "default_fallback": result.default_fallback,
+        "pending_registrant_changes": result.pending_registrant,
     }
 
 
@@ -790,6 +791,14 @@ def _print_reassignment(result: Reassignment) -> None:
             shown = to_unicode(name)
             table.add_row(escape(shown if shown == name else f"{shown} ({name})"), ", ".join(roles))
         console.print(table)
+    if result.pending_registrant:
+        listed = ", ".join(escape(name) for name in result.pending_registrant)
+        wait = "would wait" if result.dry_run else "waits"
+        console.print(
+            f"registrant change {wait} for both registrants' confirmation (change of "
+            f"registrant): {listed}",
+            soft_wrap=True,
+        )
     if result.unchanged:
         listed = ", ".join(escape(name) for name in result.unchanged)
         console.print(f"not using {source} in these roles: {listed}", soft_wrap=True)

@@ -110,16 +110,16 @@ async def test_a_namecom_contact_reads_the_same_natively_and_through_dnsimple(
     client: httpx.AsyncClient, team: Team
 ) -> None:
     await create_contact(client, team)
-    await client.post("/api/v1/domains", json={"name": "namecom-made.test"}, headers=team.headers)
+    await client.post("/api/v1/domains", json={"name": "namecom-made.nl"}, headers=team.headers)
     person = namecom_contact(email="nc@example.com", address1="500 Fifth Avenue")
     response = await client.post(
-        set_contacts_url("namecom-made.test"),
+        set_contacts_url("namecom-made.nl"),
         json={"contacts": dict.fromkeys(("registrant", "admin", "tech", "billing"), person)},
         auth=auth(team),
     )
     assert response.status_code == 200, response.text
     namecom = response.json()["contacts"]["registrant"]
-    domain = await client.get("/api/v1/domains/namecom-made.test", headers=team.headers)
+    domain = await client.get("/api/v1/domains/namecom-made.nl", headers=team.headers)
     handle = domain.json()["data"]["contacts"]["owner"]
     native = (await client.get(f"/api/v1/contacts/{handle}", headers=team.headers)).json()["data"]
     assert native["email"] == "nc@example.com"

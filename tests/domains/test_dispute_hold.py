@@ -87,10 +87,11 @@ async def test_email_change_of_a_held_registrant_is_refused_and_nothing_written(
         url, json={"address_city": "Rotterdam", "phone": "+31101234567"}, headers=team.headers
     )
     assert response.status_code == 200, response.text
-    # lifted, the same edit goes through
+    # lifted, the same edit goes through (a gTLD: pending both parties' confirmation)
     await client.patch(f"{DOMAINS}/held.com", json={"dispute_hold": False}, headers=team.headers)
     response = await client.patch(url, json={"email": "new@example.com"}, headers=team.headers)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
+    assert [c["domain"] for c in response.json()["registrant_changes"]] == ["held.com"]
 
 
 async def test_declared_typo_fix_of_a_held_registrant_goes_through(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 
 from nichandle.db.engine import Database
+from tests.conftest import designated_agent
 from tests.test_live_server import LiveServer, client_for, module_database, module_server
 from tests.test_races import ROUND_TIMEOUT, make_contact, new_team, statuses
 
@@ -46,6 +47,9 @@ async def test_edits_racing_a_dispute_hold_never_land_after_it(
     account_id = team["account"]["id"]
     async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
         await make_contact(http)  # the default, so the registrants below are explicit
+        # An agent approves for both parties, so every accepted edit changes the registrant at
+        # once (cor-2024 would hold it pending behind the prior details: nothing to race).
+        await designated_agent(http)
         for round_ in range(ROUNDS):
             registrant = await make_contact(http)
             handle, name = registrant["handle"], f"held-{round_}-{secrets.token_hex(3)}.com"

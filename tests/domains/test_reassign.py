@@ -57,8 +57,8 @@ async def serving(db: Database, team: Team, count: int) -> tuple[Contact, Contac
             session.add(
                 Domain(
                     account_id=team.id,
-                    name=f"bulk-{n:05d}.test",
-                    tld="test",
+                    name=f"bulk-{n:05d}.nl",
+                    tld="nl",
                     created_at=now,
                     updated_at=now,
                     expires_at=now + timedelta(days=365),

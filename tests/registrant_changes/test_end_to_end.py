@@ -15,6 +15,7 @@ from nichandle import clock
 from nichandle.clock import FrozenClock
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
+from nichandle.events.catalogue import CATALOGUE, Resource
 from nichandle.events.models import OutboxEvent
 from nichandle.registrant_changes.models import RegistrantChange
 from nichandle.settings import Settings
@@ -159,6 +160,25 @@ async def test_an_email_change_is_pending_until_both_confirm_then_locks_for_60_d
         assert namecom["locked"] is False
         await drain(worker)
         assert await event_count(db, team, "domain.transfer_lock.removed") == 3
+    await assert_typed(db, team)
+
+
+async def assert_typed(db: Database, team: Team) -> None:
+    """Every change-of-registrant and transfer-lock event has its type's keys and resource."""
+    async with unit_of_work(db, write=False) as session:
+        query = select(OutboxEvent).where(OutboxEvent.account_id == team.id)
+        events = [
+            e
+            for e in await session.scalars(query)
+            if "registrant_change" in e.type or "transfer_lock." in e.type
+        ]
+    assert events
+    for event in events:
+        kind = CATALOGUE[event.type]
+        keys = set(event.payload)
+        assert kind.payload.__required_keys__ <= keys <= kind.payload.__annotations__.keys(), event
+        resource = Resource(event.resource_type, event.resource_id, event.resource_parent)
+        assert resource == kind.resource(event.payload)
 
 
 async def test_an_opted_out_domain_gets_no_lock(

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import text
 
 from nichandle.db.engine import Database
-from tests.conftest import contact_payload
+from tests.conftest import contact_payload, designated_agent
 from tests.test_live_server import LiveServer, client_for, module_database, module_server
 from tests.test_races import ROUND_TIMEOUT, new_team, rows, statuses
 
@@ -148,6 +148,7 @@ async def test_a_suspension_lifted_two_ways_at_once_is_lifted_once(
         known, _ = await owner_with_domains(http, "known-race@example.com", ["known-race.com"])
         staff = await http.post(f"/api/v1/contacts/{known['handle']}/verify")
         assert staff.status_code == 200, staff.text
+        await designated_agent(http)  # a new owner applies at once, the race is with it
         owner, _ = await owner_with_domains(http, "held-race@example.com", ["held-race.com"])
         # Its deadline passed (the server's clock cannot be moved from here): as the worker
         # would have suspended it.

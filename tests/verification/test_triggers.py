@@ -13,7 +13,7 @@ from nichandle.db.session import unit_of_work
 from nichandle.events.models import OutboxEvent
 from nichandle.settings import Settings
 from nichandle.verification.rules import Rules
-from tests.conftest import Team, create_contact
+from tests.conftest import Team, create_contact, designated_agent
 from tests.dialects.namecom.helpers import all_roles, auth, namecom_contact, set_contacts_url
 from tests.verification.test_end_to_end import add_domain, address
 
@@ -33,6 +33,8 @@ async def test_every_way_of_setting_a_registrant_starts_a_verification(
     client: httpx.AsyncClient, team: Team, db: Database
 ) -> None:
     first, second, third, fourth = (address(tag) for tag in ("first", "patch", "nc", "bulk"))
+    # Each new registrant applies at once, as with a Designated Agent (docs/registrant-change.md).
+    await designated_agent(client, team.headers)
     original = await create_contact(client, team, email=first)  # the team's default
     await add_domain(client, team, "roles-a.com", original["handle"])
     # A role change in the native dialect.

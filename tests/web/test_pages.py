@@ -18,7 +18,7 @@ from nichandle.db.session import unit_of_work
 from nichandle.settings import Settings
 from nichandle.verification import service as verification
 from nichandle.verification.models import EntryKind, MailKind, Verification, VerificationMail
-from tests.conftest import Team, create_contact, make_team, us_contact_payload
+from tests.conftest import Team, create_contact, designated_agent, make_team, us_contact_payload
 from tests.web.helpers import PASSWORD, csrf_of, make_user, sign_in
 
 
@@ -365,6 +365,8 @@ async def test_domain_roles_inline_create_and_bulk_reassign(
 ) -> None:
     a = await create_contact(client, team)
     b = await create_contact(client, team, email="b@example.com")
+    # An agent approves changes of registrant for both parties: a registrant moves at once.
+    await designated_agent(client, team.headers)
     for name in ("one-web.com", "two-web.com"):
         await add_domain(client, team, name, owner=a["handle"], admin=a["handle"])
     page = await client.get("/ui/domains/one-web.com")

@@ -19,7 +19,7 @@ from nichandle.contacts.models import Contact
 from nichandle.contacts.service import ContactRef
 from nichandle.domains import names, repository
 from nichandle.domains.models import ROLES
-from nichandle.domains.roles import assign_roles
+from nichandle.domains.roles import assign_roles, registrant_would_wait
 from nichandle.errors import ErrorCollector, FieldErrors
 
 # A selection longer than this is a list to split, not one change to review.
@@ -41,6 +41,9 @@ class Reassignment:
     # Domains (selected, or all) where one of the roles is unset and falls back to A as the
     # team's default: left as they are.
     default_fallback: int
+    # Domains whose registrant change waits for both registrants' confirmation (cor-2024,
+    # docs/registrant-change.md): their registrant role is not moved yet, so not in ``domains``.
+    pending_registrant: list[str]
 
 
 @dataclass(frozen=True)
@@ -155,23 +158,33 @@ async def reassign_contact(
     if target is None:  # deleted since the first look
         raise FieldErrors(errors.problems)
     changed: list[tuple[str, list[str]]] = []
+    pending: list[str] = []
     for domain_id, name, held in found:
         if dry_run:
-            changed.append((name, held))
+            waits = "registrant" in held and await registrant_would_wait(
+                session, actor, name, source, target
+            )
+            if waits:
+                pending.append(name)
+            if moved := [role for role in held if not (waits and role == "registrant")]:
+                changed.append((name, moved))
             continue
         domain = locked.get(domain_id)
         if domain is None:
             continue  # deleted meanwhile
         holder = {row.role: row.contact_id for row in domain.roles}
         moving = {role: target for role in selection.roles if holder.get(role) == source.id}
-        if moved := await assign_roles(session, actor, domain, moving):
+        moved = await assign_roles(session, actor, domain, moving)
+        if "registrant" in moving and "registrant" not in moved:
+            pending.append(name)  # held by the change-of-registrant policy
+        if moved:
             changed.append((name, moved))
     fallback = 0
     if source.is_default:
         fallback = await repository.count_unset(
             session, account_id, selection.roles, names=names_only
         )
-    done = {name for name, _roles in changed}
+    done = {name for name, _roles in changed} | set(pending)
     return Reassignment(
         from_handle=source.handle,
         to_handle=target.handle,
@@ -180,4 +193,5 @@ async def reassign_contact(
         domains=changed,
         unchanged=[name for name in names_only or [] if name not in done],
         default_fallback=fallback,
+        pending_registrant=pending,
     )

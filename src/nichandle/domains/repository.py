@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from nichandle.contacts.models import Contact
 from nichandle.db.rows import insert_rows
@@ -409,7 +410,10 @@ async def set_transfer_lock(
             )
             .values(transfer_lock_until=until)
             .returning(Domain)
-            .execution_options(populate_existing=True, synchronize_session=False)
+            .execution_options(synchronize_session=False)
         )
         locked += (await session.scalars(statement)).all()
+    for domain in locked:
+        # As written; not reloaded, which would unload the roles a caller holds.
+        set_committed_value(domain, "transfer_lock_until", until)
     return locked

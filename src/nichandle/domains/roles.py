@@ -50,6 +50,12 @@ class RegistrantPolicy(Protocol):
         """True: the role stays as it is until the change is confirmed."""
         ...
 
+    async def would_hold(
+        self, session: AsyncSession, actor: Actor, domain_name: str, previous: Contact, new: Contact
+    ) -> bool:
+        """Whether registrant_repointed would hold it, deciding nothing (a dry run)."""
+        ...
+
 
 _watchers: list[RegistrantWatch] = []
 _policies: list[RegistrantPolicy] = []
@@ -175,6 +181,17 @@ async def _decide_registrant(
         if await policy.registrant_repointed(session, actor, domain, previous, new):
             return {role: c for role, c in assignments.items() if role != "registrant"}
     return assignments
+
+
+async def registrant_would_wait(
+    session: AsyncSession, actor: Actor, domain_name: str, previous: Contact, new: Contact
+) -> bool:
+    """Whether pointing the domain's registrant from ``previous`` at ``new`` would wait for
+    confirmation, changing nothing (a reassign's dry run)."""
+    for policy in _policies:
+        if await policy.would_hold(session, actor, domain_name, previous, new):
+            return True
+    return False
 
 
 async def repoint_registrants(

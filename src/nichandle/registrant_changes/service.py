@@ -123,6 +123,20 @@ async def registrant_repointed(
     return state is ChangeState.PENDING
 
 
+async def would_hold(
+    session: AsyncSession, actor: Actor, domain_name: str, previous: Contact, new: Contact
+) -> bool:
+    """Whether registrant_repointed would hold the change pending (a dry run's question)."""
+    if not rules().governs(domain_name) or rules().policy is not Policy.COR_2024:
+        return False
+    if not registrant_change.repoint_material_fields(
+        contacts.snapshot(previous), contacts.snapshot(new)
+    ):
+        return False
+    agent = await _agent(session, actor.account_id)
+    return agent is None or agent.parties != AgentParties.BOTH
+
+
 async def registrant_edited(
     session: AsyncSession,
     actor: Actor,

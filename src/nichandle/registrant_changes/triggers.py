@@ -57,5 +57,10 @@ class RegistrantChanges:
     ) -> bool:
         return await service.registrant_repointed(session, actor, domain, previous, new)
 
+    async def would_hold(
+        self, session: AsyncSession, actor: Actor, domain_name: str, previous: Contact, new: Contact
+    ) -> bool:
+        return await service.would_hold(session, actor, domain_name, previous, new)
+
 
 REGISTRANT_CHANGES = RegistrantChanges()

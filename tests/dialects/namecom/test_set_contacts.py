@@ -64,17 +64,17 @@ async def domain_with_default(client: httpx.AsyncClient, team: Team, name: str) 
 
 
 async def test_sets_a_different_contact_in_each_role(client: httpx.AsyncClient, team: Team) -> None:
-    await domain_with_default(client, team, "roles.com")
+    await domain_with_default(client, team, "roles.nl")
     people = {role: namecom_contact(firstName=role.title()) for role in ROLES}
-    response = await set_contacts(client, team, "roles.com", {"contacts": people})
+    response = await set_contacts(client, team, "roles.nl", {"contacts": people})
     assert response.status_code == 200, response.text
     domain = response.json()
     assert list(domain) == list(REQUIRED_DOMAIN_FIELDS)
     for role in ROLES:
         shown = domain["contacts"][role]
         assert shown == {**people[role], "isVerified": False}
-    assert domain == await get_domain(client, team, "roles.com")
-    handles = await role_handles(client, team, "roles.com")
+    assert domain == await get_domain(client, team, "roles.nl")
+    handles = await role_handles(client, team, "roles.nl")
     assert len(set(handles.values())) == 4
 
 
@@ -103,23 +103,23 @@ async def test_seed_body_answers_like_the_seed(client: httpx.AsyncClient, team: 
 async def test_the_same_details_in_every_role_are_one_contact(
     client: httpx.AsyncClient, team: Team
 ) -> None:
-    await domain_with_default(client, team, "one.com")
+    await domain_with_default(client, team, "one.nl")
     before = await contact_count(client, team)
-    response = await set_contacts(client, team, "one.com", all_roles())
+    response = await set_contacts(client, team, "one.nl", all_roles())
     assert response.status_code == 200, response.text
     assert await contact_count(client, team) == before + 1
-    assert len(set((await role_handles(client, team, "one.com")).values())) == 1
+    assert len(set((await role_handles(client, team, "one.nl")).values())) == 1
 
 
 async def test_contacts_are_referenced_not_copied(client: httpx.AsyncClient, team: Team) -> None:
-    await domain_with_default(client, team, "ref.com")
-    await set_contacts(client, team, "ref.com", all_roles())
-    handle = (await role_handles(client, team, "ref.com"))["owner"]
+    await domain_with_default(client, team, "ref.nl")
+    await set_contacts(client, team, "ref.nl", all_roles())
+    handle = (await role_handles(client, team, "ref.nl"))["owner"]
     response = await client.patch(
         f"/api/v1/contacts/{handle}", json={"address_city": "Brooklyn"}, headers=team.headers
     )
     assert response.status_code == 200, response.text
-    domain = await get_domain(client, team, "ref.com")
+    domain = await get_domain(client, team, "ref.nl")
     assert {c["city"] for c in domain["contacts"].values()} == {"Brooklyn"}
 
 
@@ -229,16 +229,16 @@ async def test_round_trip_works_for_every_domain_of_a_listing(
 async def test_empty_or_null_optionals_are_unset_and_the_same_contact(
     client: httpx.AsyncClient, team: Team
 ) -> None:
-    await domain_with_default(client, team, "blank.com")
+    await domain_with_default(client, team, "blank.nl")
     blank = namecom_contact(companyName="", address2="", fax="")
     null = namecom_contact(companyName=None, address2=None, fax=None)
     absent = {k: v for k, v in null.items() if v is not None}
     body = {"contacts": {"registrant": blank, "admin": null, "tech": absent, "billing": blank}}
-    response = await set_contacts(client, team, "blank.com", body)
+    response = await set_contacts(client, team, "blank.nl", body)
     assert response.status_code == 200, response.text
     for contact in response.json()["contacts"].values():
         assert (contact["companyName"], contact["address2"], contact["fax"]) == (None,) * 3
-    assert len(set((await role_handles(client, team, "blank.com")).values())) == 1
+    assert len(set((await role_handles(client, team, "blank.nl")).values())) == 1
 
 
 async def test_read_only_fields_sent_back_are_ignored(
@@ -411,3 +411,24 @@ async def test_the_defaults_details_reuse_it_when_no_role_uses_it(
     assert response.status_code == 200, response.text
     assert await contact_count(client, team) == before
     assert (await role_handles(client, team, "away.com"))["billing"] == default["handle"]
+
+
+async def test_a_new_registrant_of_a_gtld_waits_for_both_confirmations(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    """cor-2024 (docs/registrant-change.md): setContacts answers the domain as it is, the prior
+    registrant still in place (the other roles change at once); native shows the pending change."""
+    default = await domain_with_default(client, team, "pending.com")
+    people = {role: namecom_contact(firstName=role.title()) for role in ROLES}
+    response = await set_contacts(client, team, "pending.com", {"contacts": people})
+    assert response.status_code == 200, response.text
+    shown = response.json()["contacts"]
+    assert shown["registrant"]["email"] == default["email"]
+    assert shown["admin"] == {**people["admin"], "isVerified": False}
+    native = await client.get("/api/v1/domains/pending.com", headers=team.headers)
+    [notice] = [
+        n
+        for n in native.json()["data"]["notices"]
+        if n["code"] == "domain.registrant_change.pending"
+    ]
+    assert "first_name" in notice["data"]["fields"]

@@ -102,9 +102,9 @@ async def test_patch_changes_only_the_roles_sent_and_empty_contacts_resets(
 ) -> None:
     default = await create_contact(client, team)
     other = await create_contact(client, team, email="other@example.com")
-    await add_domain(client, team, name="patch.test", contacts={"owner": other["handle"]})
+    await add_domain(client, team, name="patch.nl", contacts={"owner": other["handle"]})
     response = await client.patch(
-        "/api/v1/domains/patch.test",
+        "/api/v1/domains/patch.nl",
         json={"contacts": {"tech": other["handle"]}},
         headers=team.headers,
     )
@@ -114,7 +114,7 @@ async def test_patch_changes_only_the_roles_sent_and_empty_contacts_resets(
     assert contacts["admin"] == default["handle"]
 
     reset = await client.patch(
-        "/api/v1/domains/patch.test", json={"contacts": {}}, headers=team.headers
+        "/api/v1/domains/patch.nl", json={"contacts": {}}, headers=team.headers
     )
     assert set(reset.json()["data"]["contacts"].values()) == {default["handle"]}
 

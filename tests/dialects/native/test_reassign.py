@@ -15,7 +15,7 @@ from nichandle.domains.models import Domain, DomainContact
 from nichandle.domains.reassign import MAX_DOMAINS
 from nichandle.events.models import OutboxEvent
 from nichandle.history.models import DomainRoleChange
-from tests.conftest import Team, create_contact
+from tests.conftest import Team, create_contact, designated_agent
 from tests.dialects.native.helpers import error_message, field_errors
 from tests.dialects.native.test_domains import add_domain
 
@@ -82,9 +82,13 @@ class Setup:
     c: str
 
 
-async def contacts_abc(client: httpx.AsyncClient, team: Team) -> Setup:
+async def contacts_abc(client: httpx.AsyncClient, team: Team, *, agent: bool = True) -> Setup:
+    """The default and A, B, C. With ``agent``, a Designated Agent approves changes of
+    registrant for both parties, so a registrant moves at once (no confirmations to wait for)."""
     default = await create_contact(client, team)  # the first contact: the team's default
     a, b, c = [await create_contact(client, team, email=f"{n}@example.com") for n in "abc"]
+    if agent:
+        await designated_agent(client, team.headers)
     return Setup(default["handle"], a["handle"], b["handle"], c["handle"])
 
 
@@ -128,6 +132,7 @@ async def test_dry_run_changes_nothing_and_previews_exactly_what_the_real_run_ch
         "count": 3,
         "unchanged": [],
         "default_fallback": 0,
+        "pending_registrant_changes": [],
     }
 
     done = await reassign(client, team, s.a, to=s.b)
@@ -340,3 +345,27 @@ async def test_events_and_history_name_the_actor(
     assert event.actor["dialect"] == "native"
     assert change.dialect == "native"
     assert count == 1
+
+
+async def test_a_registrant_change_waits_for_confirmation_and_the_dry_run_says_so(
+    client: httpx.AsyncClient, team: Team, db: Database
+) -> None:
+    """cor-2024 with no agent: a gTLD's owner does not move until both registrants confirm;
+    the other roles move; the dry run previews exactly that."""
+    s = await contacts_abc(client, team, agent=False)
+    await domains_using_a(client, team, s)
+    preview = await reassign(client, team, s.a, to=s.b, dry_run=True)
+    data = preview.json()["data"]
+    assert data["pending_registrant_changes"] == ["one.test"]
+    assert [(d["name"], d["roles"]) for d in data["domains"]] == [
+        ("one.test", ["admin"]),
+        ("three.test", ["billing"]),
+        ("xn--bcher-kva.example", ["tech", "billing"]),
+    ]
+    done = await reassign(client, team, s.a, to=s.b)
+    assert done.json()["data"] == {**data, "dry_run": False}
+    assert (await stored(db, team.id)).roles["one.test"]["registrant"] == s.a
+    pending = await client.get(
+        "/api/v1/registrant-changes", params={"contact": s.b}, headers=team.headers
+    )
+    assert [(c["domain"], c["state"]) for c in pending.json()["data"]] == [("one.test", "pending")]

@@ -708,6 +708,9 @@ class ReassignmentRead(BaseModel):
     # Domains listed in the request where the contact holds none of the roles.
     unchanged: list[str]
     default_fallback: int
+    # Domains whose registrant change waits for both registrants' confirmation (cor-2024): the
+    # owner role is not moved there yet (GET /api/v1/registrant-changes?contact=... lists them).
+    pending_registrant_changes: list[str]
 
     @classmethod
     def of(cls, result: Reassignment) -> ReassignmentRead:
@@ -725,6 +728,7 @@ class ReassignmentRead(BaseModel):
             count=len(result.domains),
             unchanged=result.unchanged,
             default_fallback=result.default_fallback,
+            pending_registrant_changes=result.pending_registrant,
         )
 
 
