@@ -19,6 +19,9 @@ from nichandle import write_path
 from nichandle.db.engine import create_database
 from nichandle.dialects.dnsimple import errors as dnsimple_errors
 from nichandle.dialects.dnsimple.ratelimit import DnsimpleRateLimit
+from nichandle.dialects.dnsimple.registrant_changes import (
+    router as dnsimple_registrant_changes_router,
+)
 from nichandle.dialects.dnsimple.routes import router as dnsimple_router
 from nichandle.dialects.dnsimple.webhooks import router as dnsimple_webhooks_router
 from nichandle.dialects.errors import install_error_handlers
@@ -188,6 +191,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     app.include_router(native_webhooks_router)
     app.include_router(native_registrant_changes_router)
     app.include_router(dnsimple_router)
+    app.include_router(dnsimple_registrant_changes_router)
     app.include_router(dnsimple_webhooks_router)
     app.include_router(namecom_router)
     app.include_router(namecom_webhooks_router)

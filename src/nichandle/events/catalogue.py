@@ -78,23 +78,25 @@ class DomainLockChanged(_DomainLock, total=False):
     transfer_lock_until: str
 
 
-class _RegistrantChange(TypedDict):
+class _RegistrantChange(DomainChanged):
     registrant_change_id: int
-    domain: str
-    domain_id: int
     policy: str  # cor-2024, cord-2026
     state: str  # pending, applied, expired, cancelled
     prior_contact: str | None  # handles
     new_contact: str
     fields: list[str]  # the material fields: first_name, last_name, company_name, email
-    created_at: str
+    requested_at: str
+    # The contact the domain's registrant role names now (the prior one until applied), and the
+    # new registrant as history keeps it, with its id (DNSimple's webhooks show it).
+    registrant_id: int | None
+    registrant: dict[str, Any]
 
 
 class RegistrantChangeEvent(_RegistrantChange, total=False):
     """domain.registrant_change.started / confirmed / applied / expired / cancelled: a change of
-    a domain's registrant (docs/registrant-change.md)."""
+    a domain's registrant (docs/registrant-change.md), with the domain's settings."""
 
-    expires_at: str  # a pending change's last day
+    confirm_by: str  # a pending change expires then
     confirmed_by: str  # confirmed: the party (prior, new) and how (link, agent:ID)
     applied_at: str
     transfer_lock_until: str  # applied with the 60-day lock

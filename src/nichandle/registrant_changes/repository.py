@@ -26,7 +26,11 @@ _CHUNK = 1000  # bound parameters per statement, well below both databases' limi
 class ChangeFilter:
     domain_id: int | None = None
     contact_id: int | None = None  # the prior or the new registrant
-    state: ChangeState | None = None
+    new_contact_id: int | None = None
+    states: tuple[ChangeState, ...] = ()
+    # Pending ones: whether a party confirmed already (DNSimple's "pending", else "new").
+    confirmed: bool | None = None
+    ascending: bool = False  # by id; newest first by default
 
 
 def _conditions(account_id: int, where: ChangeFilter) -> list[ColumnElement[bool]]:
@@ -40,8 +44,18 @@ def _conditions(account_id: int, where: ChangeFilter) -> list[ColumnElement[bool
                 RegistrantChange.new_contact_id == where.contact_id,
             )
         )
-    if where.state is not None:
-        conditions.append(RegistrantChange.state == where.state)
+    if where.new_contact_id is not None:
+        conditions.append(RegistrantChange.new_contact_id == where.new_contact_id)
+    if where.states:
+        conditions.append(RegistrantChange.state.in_(where.states))
+    if where.confirmed is not None:
+        someone = or_(
+            RegistrantChangeRequest.prior_confirmed_at.is_not(None),
+            RegistrantChangeRequest.new_confirmed_at.is_not(None),
+        )
+        confirmed = select(RegistrantChangeRequest.id).where(someone)
+        requests = RegistrantChange.request_id.in_(confirmed)
+        conditions.append(requests if where.confirmed else ~requests)
     return conditions
 
 
@@ -53,7 +67,7 @@ async def page(
     query = (
         select(RegistrantChange)
         .where(*conditions)
-        .order_by(RegistrantChange.id.desc())
+        .order_by(RegistrantChange.id.asc() if where.ascending else RegistrantChange.id.desc())
         .offset(request.offset)
         .limit(request.per_page)
     )

@@ -34,10 +34,11 @@ from nichandle.db.base import utcnow
 from nichandle.db.rows import insert_rows_with_ids
 from nichandle.domains import dispute_hold, roles
 from nichandle.domains import repository as domains_repository
+from nichandle.domains import service as domains
 from nichandle.domains.models import Domain
 from nichandle.domains.service import actor_label
-from nichandle.domains.status import lock_payload
-from nichandle.errors import Conflict, ErrorCollector, NotFound
+from nichandle.domains.status import lock_payload, settings_payload
+from nichandle.errors import Conflict, ErrorCollector, NotApplicable, NotFound
 from nichandle.events import catalogue
 from nichandle.events.service import emit_many
 from nichandle.paging import Page, PageRequest
@@ -64,6 +65,7 @@ from nichandle.verification.models import VerificationMethod
 # and the requests it made (session.info).
 _STARTED = "nichandle_registrant_changes"
 _REQUESTS = "nichandle_registrant_change_requests"
+_MADE = "nichandle_registrant_changes_made"  # pending or applied
 
 
 class Target(NamedTuple):
@@ -121,6 +123,54 @@ async def registrant_repointed(
     prior = Registrant.of(previous.id, contacts.snapshot(previous))
     state = await _start(session, actor, [target], prior, new, fields, hold=None)
     return state is ChangeState.PENDING
+
+
+@dataclass(frozen=True)
+class Check:
+    domain: Domain
+    contact: Contact
+    fields: tuple[str, ...]  # empty: no change of registrant (the same person)
+
+
+async def check(session: AsyncSession, account_id: int, domain_ref: str, contact: Contact) -> Check:
+    """What pointing the domain's registrant at ``contact`` would be (DNSimple's check)."""
+    view = await domains.get_domain_by_name_or_id(session, account_id, domain_ref)
+    current = view.contact("registrant")
+    fields = registrant_change.repoint_material_fields(
+        contacts.snapshot(current) if current else {}, contacts.snapshot(contact)
+    )
+    return Check(view.domain, contact, fields)
+
+
+async def change_registrant(
+    session: AsyncSession, actor: Actor, domain_ref: str, contact: Contact
+) -> RegistrantChange:
+    """Points the domain's registrant at ``contact`` through the write path (DNSimple's
+    registrant change): the change the policy made of it, pending or applied; one with the same
+    person, or of a domain the policy doesn't govern, is applied and recorded with no fields."""
+    view = await domains.get_domain_by_name_or_id(session, actor.account_id, domain_ref)
+    current = view.contact("registrant")
+    if current is not None and current.id == contact.id:
+        raise NotApplicable(
+            f"Contact `{contact.id}` is the registrant of `{view.domain.name}` already",
+            code="registrant_unchanged",
+        )
+    domain_id = view.domain.id
+    await domains.update_domain(
+        session, actor, view.domain.name, {}, contacts_by_role={"registrant": contact.handle}
+    )
+    made: list[RegistrantChange] = session.info.get(_MADE, [])
+    if mine := [change for change in made if change.domain_id == domain_id]:
+        return mine[-1]
+    now = utcnow()
+    prior = Registrant.of(
+        current.id if current else None, contacts.snapshot(current) if current else {}
+    )
+    request, _new = await _request(session, actor, prior, contact, (), now, plain=True)
+    target = Target(domain_id, view.domain.name, current.handle if current else None)
+    [change] = await _insert_changes(session, request, [target], prior, contact, now)
+    await _applied(session, actor, request, [change], now, notify=False)
+    return change
 
 
 async def would_hold(
@@ -209,16 +259,20 @@ async def _request(
     new: Contact,
     fields: Sequence[str],
     now: datetime,
+    *,
+    plain: bool = False,
 ) -> tuple[RegistrantChangeRequest, bool]:
     """The request the changes join, and whether it is new: one per (prior, new, fields) in a
-    transaction, so a bulk reassign of 1,000 domains asks each party once, in one mail."""
+    transaction, so a bulk reassign of 1,000 domains asks each party once, in one mail.
+    ``plain``: no change of registrant the policy governs, recorded as applied."""
     requests = session.info.setdefault(_REQUESTS, {})
     key = (actor.account_id, prior.contact_id, new.id, tuple(fields))
     if key in requests:
         return requests[key], False
     policy = rules().policy
-    agent = await _agent(session, actor.account_id) if policy is Policy.COR_2024 else None
-    at_once = policy is Policy.CORD_2026 or (agent is not None and agent.parties == "both")
+    governed = policy is Policy.COR_2024 and not plain
+    agent = await _agent(session, actor.account_id) if governed else None
+    at_once = not governed or (agent is not None and agent.parties == "both")
     new_party = Registrant.of(new.id, contacts.snapshot(new))
     request = RegistrantChangeRequest(
         account_id=actor.account_id,
@@ -232,7 +286,9 @@ async def _request(
         requested_by=actor_label(actor),
         created_at=now,
     )
-    if policy is Policy.CORD_2026:
+    if plain:
+        pass
+    elif policy is Policy.CORD_2026:
         request.notify_due_at = now + rules().notice_delay
     else:
         request.expires_at = None if at_once else now + rules().expiry
@@ -291,7 +347,9 @@ async def _insert_changes(
     ]
     table = cast(Table, RegistrantChange.__table__)
     ids = await insert_rows_with_ids(session, table, rows, key="domain_id")
-    return list(await repository.by_ids(session, list(ids.values())))
+    changes = list(await repository.by_ids(session, list(ids.values())))
+    session.info.setdefault(_MADE, []).extend(changes)
+    return changes
 
 
 # --- confirming and applying ----------------------------------------------------------------
@@ -334,7 +392,7 @@ async def _applied(
     (cor-2024), the events, the notices (``notify``: not yet sent for this request)."""
     for change in changes:
         change.state, change.applied_at, change.updated_at = ChangeState.APPLIED, now, now
-    if request.policy is Policy.COR_2024:
+    if request.policy is Policy.COR_2024 and request.fields:
         await _lock(session, actor, changes, now + rules().transfer_lock)
         for party in Party if notify else ():
             _mail(session, request, party, MailKind.APPLIED)
@@ -571,21 +629,28 @@ def _mail(
 
 
 def payload(
-    change: RegistrantChange, *, expires_at: datetime | None = None, confirmed_by: str | None = None
+    change: RegistrantChange,
+    domain: Domain,
+    registrant: dict[str, Any],
+    *,
+    expires_at: datetime | None = None,
+    confirmed_by: str | None = None,
 ) -> catalogue.RegistrantChangeEvent:
+    applied = change.state is ChangeState.APPLIED
     event = catalogue.RegistrantChangeEvent(
+        **settings_payload(domain),  # type: ignore[typeddict-item]  # a DomainChanged in full
         registrant_change_id=change.id,
-        domain=change.domain_name,
-        domain_id=change.domain_id,
         policy=change.policy.value,
         state=change.state.value,
         prior_contact=change.prior_handle,
         new_contact=change.new_handle,
         fields=list(change.fields),
-        created_at=catalogue.timestamp(change.created_at),
+        requested_at=catalogue.timestamp(change.created_at),
+        registrant_id=change.new_contact_id if applied else change.prior_contact_id,
+        registrant=registrant,
     )
     if change.state is ChangeState.PENDING and expires_at is not None:
-        event["expires_at"] = catalogue.timestamp(expires_at)
+        event["confirm_by"] = catalogue.timestamp(expires_at)
     if change.applied_at is not None:
         event["applied_at"] = catalogue.timestamp(change.applied_at)
     if change.transfer_lock_until is not None:
@@ -604,8 +669,34 @@ async def _emit(
     request: RegistrantChangeRequest | None = None,
     confirmed_by: str | None = None,
 ) -> None:
+    """One event per change, with its domain's settings and the new registrant (a domain
+    deleted meanwhile has its own domain.deleted)."""
+    if not changes:
+        return
+    account_id = changes[0].account_id
+    found = await domains_repository.by_ids(session, account_id, [c.domain_id for c in changes])
+    by_id = {domain.id: domain for domain in found}
+    registrants = {}
+    for contact_id in {change.new_contact_id for change in changes}:
+        contact = await contacts.find_contact(
+            session, account_id, contacts.ContactRef(id=contact_id)
+        )
+        registrants[contact_id] = {
+            "id": contact_id,
+            **(contacts.snapshot(contact) if contact else {}),
+        }
     expires_at = request.expires_at if request is not None else None
-    payloads = [payload(c, expires_at=expires_at, confirmed_by=confirmed_by) for c in changes]
+    payloads = [
+        payload(
+            change,
+            by_id[change.domain_id],
+            registrants[change.new_contact_id],
+            expires_at=expires_at,
+            confirmed_by=confirmed_by,
+        )
+        for change in changes
+        if change.domain_id in by_id
+    ]
     await emit_many(session, actor, event, payloads)
 
 

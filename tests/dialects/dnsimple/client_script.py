@@ -14,6 +14,7 @@ from typing import Any
 
 from dnsimple import Client, DNSimpleException
 from dnsimple.struct import Contact, Webhook
+from dnsimple.struct.registrant import CheckRegistrantChangeInput, CreateRegistrantChangeInput
 
 URL = os.environ["NICHANDLE_URL"]
 
@@ -128,7 +129,53 @@ out(
     registrants=[d.registrant_id for d in domains.data],
 )
 domain = client.domains.get_domain(account_id, "client-test.example").data
+
+
+def struct_fields(struct: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(struct, name) for name in names}
+
+
+CHANGE = (
+    "id",
+    "account_id",
+    "contact_id",
+    "domain_id",
+    "state",
+    "extended_attributes",
+    "registry_owner_change",
+    "irt_lock_lifted_by",
+    "created_at",
+    "updated_at",
+)
 out("domain", name=domain.name, registrant=domain.registrant_id, state=domain.state)
+
+# A change of registrant (cor-2024, a gTLD): checked, started (pending), read, listed, cancelled.
+owner = client.contacts.create_contact(
+    account_id,
+    Contact.new(**{**fields, "label": "Owner", "first_name": "New", "email": "owner@example.com"}),
+).data
+check = client.registrar.check_registrant_change(
+    account_id, CheckRegistrantChangeInput(domain_id="client-test.example", contact_id=owner.id)
+).data
+check_fields = ("contact_id", "domain_id", "extended_attributes", "registry_owner_change")
+out("registrant-change-check", check=struct_fields(check, check_fields), owner=owner.id)
+started = client.registrar.create_registrant_change(
+    account_id,
+    CreateRegistrantChangeInput(
+        domain_id="client-test.example", contact_id=owner.id, extended_attributes={}
+    ),
+).data
+out("registrant-change-create", change=struct_fields(started, CHANGE))
+got = client.registrar.get_registrant_change(account_id, started.id).data
+out("registrant-change-get", change=struct_fields(got, CHANGE))
+listed = client.registrar.list_registrant_changes(account_id, {"state": "new"}).data
+out("registrant-change-list", ids=[c.id for c in listed])
+cancelled = client.registrar.delete_registrant_change(account_id, started.id)
+out("registrant-change-delete", data=cancelled.data)
+got = client.registrar.get_registrant_change(account_id, started.id).data
+out("registrant-change-cancelled", state=got.state)
+domain = client.domains.get_domain(account_id, "client-test.example").data
+out("registrant-change-domain", registrant=domain.registrant_id)
 
 # .invalid never resolves: accepted at creation (each delivery checks again), no network needed.
 hook = client.webhooks.create_webhook(account_id, Webhook.new("https://receiver.invalid/a")).data

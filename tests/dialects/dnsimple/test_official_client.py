@@ -188,6 +188,26 @@ async def test_the_official_client_works_unmodified(server: LiveServer, client_p
         "state": "registered",
     }
 
+    owner = steps["registrant-change-check"]["owner"]
+    assert steps["registrant-change-check"]["check"] == {
+        "contact_id": owner,
+        "domain_id": steps["registrant-change-create"]["change"]["domain_id"],
+        "extended_attributes": [],
+        "registry_owner_change": True,
+    }
+    change = steps["registrant-change-create"]["change"]
+    assert (change["contact_id"], change["state"], change["registry_owner_change"]) == (
+        owner,
+        "new",
+        True,
+    )
+    assert steps["registrant-change-get"]["change"] == change
+    assert steps["registrant-change-list"]["ids"] == [change["id"]]
+    assert steps["registrant-change-delete"]["data"] is None
+    assert steps["registrant-change-cancelled"]["state"] == "cancelled"
+    # Pending, then cancelled: the domain kept its registrant all along.
+    assert steps["registrant-change-domain"]["registrant"] == default["id"]
+
     hook = steps["webhook-create"]["webhook"]
     assert hook == {"id": hook["id"], "url": "https://receiver.invalid/a"}
     other_id = steps["webhooks"]["ids"][1]

@@ -17,6 +17,7 @@ from nichandle.dialects.dnsimple.schemas import wire_field
 from nichandle.errors import (
     Conflict,
     FieldErrors,
+    NotApplicable,
     NotFound,
     PolicyRefused,
     Problem,
@@ -117,6 +118,8 @@ def render(exc: Exception) -> Response:
     if isinstance(exc, Conflict):
         # DNSimple refuses deletes with 400; the in-use wording is the fixture's.
         return _json({"message": IN_USE if exc.code == "contact_in_use" else exc.message}, 400)
+    if isinstance(exc, NotApplicable):  # nothing to do (the registrant already, say)
+        return _json({"message": exc.message}, 400)
     if isinstance(exc, PolicyRefused):
         return _json({"message": exc.message}, 403)
     if isinstance(exc, RetryLater):

@@ -37,6 +37,18 @@ NAMES = {
     catalogue.DOMAIN_DELETED.name: "domain.delete",
 }
 LOCK_NAMES = {"added": "domain.transfer_lock_enable", "removed": "domain.transfer_lock_disable"}
+LOCK_EVENTS = {
+    catalogue.DOMAIN_LOCK_CHANGED.name,
+    catalogue.DOMAIN_TRANSFER_LOCK_ADDED.name,
+    catalogue.DOMAIN_TRANSFER_LOCK_REMOVED.name,
+}
+# A change of registrant: started, applied (DNSimple's completed), cancelled; DNSimple has no
+# name for a confirmation or an expiry (an expired one reads cancelled in its API).
+REGISTRANT_CHANGE_NAMES = {
+    catalogue.DOMAIN_REGISTRANT_CHANGE_STARTED.name: "domain.registrant_change:started",
+    catalogue.DOMAIN_REGISTRANT_CHANGE_APPLIED.name: "domain.registrant_change",
+    catalogue.DOMAIN_REGISTRANT_CHANGE_CANCELLED.name: "domain.registrant_change:cancelled",
+}
 
 
 class WebhookCreate(BaseModel):
@@ -65,9 +77,9 @@ class WebhookList(BaseModel):
 
 
 def dnsimple_name(event: OutboxEvent) -> str | None:
-    if event.type == catalogue.DOMAIN_LOCK_CHANGED.name:
+    if event.type in LOCK_EVENTS:
         return LOCK_NAMES[event.payload["action"]]
-    return NAMES.get(event.type)
+    return NAMES.get(event.type) or REGISTRANT_CHANGE_NAMES.get(event.type)
 
 
 def delivery_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dict[str, Any] | None:
@@ -107,6 +119,10 @@ def _data(event: OutboxEvent, name: str, account: Account) -> dict[str, Any]:
             "created_at": wire_time(datetime.fromisoformat(payload["created_at"])),
             "updated_at": wire_time(datetime.fromisoformat(payload["updated_at"])),
         }
+    if "registrant" in payload:  # a change of registrant: the domain and its new registrant
+        data["registrant_id"] = payload["registrant_id"]
+        registrant = _contact(payload["registrant"], name, event.occurred_at, account)
+        return {"domain": data, "registrant": registrant}
     return {"domain": data}
 
 

@@ -34,8 +34,9 @@ NOT_PRODUCED = {
     "account.credit.balance_change": "nichandle keeps no account credit",
     "domain.transfer.status_change": "nichandle runs no domain transfers",
 }
-# The catalogue's lock names -> name.com's lockType.
-LOCK_TYPES = {"transfer": "TransferLock"}
+# The catalogue's lock names -> name.com's lockType: the owner's own lock and the one after a
+# change of registrant both hold transfers.
+LOCK_TYPES = {"transfer": "TransferLock", "registrant_change": "TransferLock"}
 
 
 class _Input(BaseModel):
@@ -108,6 +109,11 @@ SUSPENSION_ACTIONS = {
     catalogue.DOMAIN_SUSPENDED.name: "added",
     catalogue.DOMAIN_UNSUSPENDED.name: "removed",
 }
+# The 60-day lock after a change of registrant, likewise unless the owner's lock held all along.
+CHANGE_OF_REGISTRANT_LOCKS = {
+    catalogue.DOMAIN_TRANSFER_LOCK_ADDED.name,
+    catalogue.DOMAIN_TRANSFER_LOCK_REMOVED.name,
+}
 
 
 def delivery_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dict[str, Any] | None:
@@ -119,6 +125,8 @@ def delivery_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dic
         action, lock = payload["action"], LOCK_TYPES[payload["lock"]]
     elif event.type in SUSPENSION_ACTIONS and not payload["locked"]:
         action, lock = SUSPENSION_ACTIONS[event.type], LOCK_TYPES["transfer"]
+    elif event.type in CHANGE_OF_REGISTRANT_LOCKS and not payload["locked"]:
+        action, lock = payload["action"], LOCK_TYPES[payload["lock"]]
     else:
         return None
     return {

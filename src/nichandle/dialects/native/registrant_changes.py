@@ -63,13 +63,13 @@ async def list_registrant_changes(
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 30,
 ) -> RegistrantChangePage:
     """The team's changes of registrant, newest first."""
-    where = ChangeFilter(state=state)
+    domain_id = contact_id = None
     if domain is not None:
-        found = await domains.get_domain_model(session, actor.account_id, domain)
-        where = ChangeFilter(domain_id=found.id, state=state)
+        domain_id = (await domains.get_domain_model(session, actor.account_id, domain)).id
     if contact is not None:
-        person = await contacts.get_contact(session, actor.account_id, contact)
-        where = ChangeFilter(domain_id=where.domain_id, contact_id=person.id, state=state)
+        contact_id = (await contacts.get_contact(session, actor.account_id, contact)).id
+    states = (state,) if state is not None else ()
+    where = ChangeFilter(domain_id=domain_id, contact_id=contact_id, states=states)
     result = await service.list_changes(
         session, actor.account_id, where, page_request(page, per_page)
     )
