@@ -11,7 +11,7 @@ import httpx
 from nichandle.db.engine import Database
 from nichandle.dialects.dnsimple.webhooks import delivery_body as dnsimple_body
 from nichandle.dialects.namecom.webhooks import delivery_body as namecom_body
-from tests.conftest import Team
+from tests.conftest import Team, create_contact, designated_agent
 from tests.dialects.namecom.helpers import auth
 from tests.reference import reference_path
 from tests.webhooks.helpers import (
@@ -134,4 +134,89 @@ async def test_namecom_sends_the_lock_status_change_only(
             "lockType": "TransferLock",
             "registryStatuses": ["ok"],
         },
+    ]
+
+
+def dnsimple_status_fixture(status: str) -> dict[str, Any]:
+    """domain.registrant_change's fixture for one status (started, cancelled)."""
+    path = f"dnsimple/fixtures/webhooks/domain.registrant_change/status-{status}.http"
+    text = reference_path(path).read_text()
+    body: dict[str, Any] = json.loads(text.replace("\r\n", "\n").partition("\n\n")[2])
+    return body
+
+
+async def test_changes_of_registrant_in_dnsimples_and_namecoms_bodies(
+    client: httpx.AsyncClient, team: Team, db: Database
+) -> None:
+    """A change started and cancelled, then one approved by an agent (applied, locked): DNSimple
+    names them as its fixtures do, with their keys; name.com sees the lock."""
+    made = await client.post(
+        f"/v2/{team.id}/webhooks", json={"url": RECEIVER}, headers=team.headers
+    )
+    dnsimple_hook, account = await webhook_and_account(db, made.json()["data"]["id"])
+    subscribed = await client.post(
+        "/core/v1/notifications",
+        json={"eventName": "domain.lock.status_change", "url": RECEIVER, "active": True},
+        auth=auth(team),
+    )
+    namecom_hook, _ = await webhook_and_account(db, subscribed.json()["subscription"]["id"])
+    default = await create_contact(client, team)
+    other = await create_contact(client, team, email="other@example.com", first_name="Other")
+    added = await client.post(
+        "/api/v1/domains", json={"name": "changing.com"}, headers=team.headers
+    )
+    assert added.status_code == 201, added.text
+    pending = await client.patch(
+        "/api/v1/domains/changing.com",
+        json={"contacts": {"owner": other["handle"]}},
+        headers=team.headers,
+    )
+    assert pending.status_code == 202, pending.text
+    [notice] = [n for n in pending.json()["data"]["notices"] if "registrant_change" in n["code"]]
+    change_id = notice["data"]["registrant_change_id"]
+    cancelled = await client.delete(f"/api/v1/registrant-changes/{change_id}", headers=team.headers)
+    assert cancelled.status_code == 204
+    await designated_agent(client, team.headers)
+    applied = await client.patch(
+        "/api/v1/domains/changing.com",
+        json={"contacts": {"owner": other["handle"]}},
+        headers=team.headers,
+    )
+    assert applied.status_code == 200, applied.text
+
+    events = await events_of(db, team.id)
+    sent = [b for b in (dnsimple_body(e, dnsimple_hook, account) for e in events) if b]
+    changes = [b for b in sent if b["name"].startswith("domain.registrant_change")]
+    assert [b["name"] for b in changes] == [
+        "domain.registrant_change:started",
+        "domain.registrant_change:cancelled",
+        "domain.registrant_change:started",
+        "domain.registrant_change",
+    ]
+    fixtures = {
+        "domain.registrant_change:started": dnsimple_status_fixture("started"),
+        "domain.registrant_change:cancelled": dnsimple_status_fixture("cancelled"),
+        "domain.registrant_change": dnsimple_fixture("domain.registrant_change"),
+    }
+    for body in changes:
+        assert key_sets(body) == key_sets(fixtures[body["name"]]), body["name"]
+        assert body["data"]["registrant"]["email_address"] == "other@example.com"
+    # The domain names its registrant: the prior one (the default) while the change waits, the
+    # new one once it applies (at once with the agent).
+    registrant_ids = [b["data"]["domain"]["registrant_id"] for b in changes]
+    new_id = changes[-1]["data"]["registrant"]["id"]
+    assert registrant_ids[0] == registrant_ids[1] != new_id
+    assert registrant_ids[2:] == [new_id, new_id]
+    assert default["handle"] != other["handle"]
+    assert "domain.transfer_lock_enable" in [b["name"] for b in sent]
+
+    locks = [b for b in (namecom_body(e, namecom_hook, account) for e in events) if b]
+    assert locks == [
+        {
+            "eventName": "domain.lock.status_change",
+            "domainName": "changing.com",
+            "action": "added",
+            "lockType": "TransferLock",
+            "registryStatuses": ["clientTransferProhibited"],
+        }
     ]

@@ -122,7 +122,9 @@ def _data(event: OutboxEvent, name: str, account: Account) -> dict[str, Any]:
     if "registrant" in payload:  # a change of registrant: the domain and its new registrant
         data["registrant_id"] = payload["registrant_id"]
         registrant = _contact(payload["registrant"], name, event.occurred_at, account)
-        return {"domain": data, "registrant": registrant}
+        # Its fixtures call the contact's email email_address here (contact.* say email).
+        renamed = {("email_address" if k == "email" else k): v for k, v in registrant.items()}
+        return {"domain": data, "registrant": renamed}
     return {"domain": data}
 
 
