@@ -52,6 +52,12 @@ UNIQUE_RULES = (
         "contact_default_conflict",
         "Another request changed the default contact at the same time; retry",
     ),
+    UniqueRule(
+        "uq_registrant_change_pending_domain",
+        "registrant_change.domain_id",
+        "registrant_change_conflict",
+        "Another change of this domain's registrant was requested at the same time; retry",
+    ),
 )
 
 _SQLITE_PREFIX = "UNIQUE constraint failed: "

@@ -544,7 +544,10 @@ async def confirm_by_token(session: AsyncSession, token: str) -> Confirmation:
 
 async def cancel(session: AsyncSession, actor: Actor, change_id: int | str) -> RegistrantChange:
     """Cancels a pending change (its domain keeps the registrant it has now)."""
-    change = await get_change(session, actor.account_id, change_id, lock=True)
+    found = await get_change(session, actor.account_id, change_id)
+    # The request first, as a confirmation locks it: the two queue instead of deadlocking.
+    request = await repository.request_by_id(session, found.request_id, lock=True)
+    change = await get_change(session, actor.account_id, found.id, lock=True)
     if change.state is not ChangeState.PENDING:
         raise Conflict(
             f"Registrant change {change.id} is {change.state.value}: only a pending one can be "
@@ -553,7 +556,6 @@ async def cancel(session: AsyncSession, actor: Actor, change_id: int | str) -> R
         )
     now = utcnow()
     change.state, change.ended_at, change.updated_at = ChangeState.CANCELLED, now, now
-    request = await repository.request_by_id(session, change.request_id, lock=True)
     await session.flush()
     if request is not None and not await repository.of_request(
         session, request.id, state=ChangeState.PENDING

@@ -1,0 +1,190 @@
+"""Changes of registrant racing each other against a live `nichandle serve` (SQLite and
+PostgreSQL): concurrent requests, then the invariants checked in the database; an expected
+conflict is a 4xx, never a 500 (the module's server logs are checked for 500s too).
+
+The parties' links are made here as the worker makes them (a token whose SHA-256 is stored):
+the worker's mail is tested end to end in test_end_to_end.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from nichandle.db.engine import Database
+from nichandle.registrant_changes.service import token_hash
+from tests.test_live_server import LiveServer, client_for, module_database, module_server
+from tests.test_races import ROUND_TIMEOUT, make_contact, new_team, rows, statuses
+
+server = module_server("registrant-change-races")
+db = module_database()
+
+EDITS = 8
+DOMAINS = 3
+
+
+async def registrant_of_domains(
+    http: httpx.AsyncClient, tag: str, count: int = DOMAINS
+) -> tuple[dict[str, Any], list[str]]:
+    await make_contact(http)  # the default, so the registrant below is explicit
+    owner = await make_contact(http)
+    names = [f"{tag}-{n}-{secrets.token_hex(3)}.com" for n in range(count)]
+    for name in names:
+        created = await http.post(
+            "/api/v1/domains", json={"name": name, "contacts": {"owner": owner["handle"]}}
+        )
+        assert created.status_code == 201, created.text
+    return owner, names
+
+
+async def link(db: Database, change_id: int, party: str) -> str:
+    """A party's confirmation link, stored as the worker stores one."""
+    token = secrets.token_urlsafe(32)
+    async with db.writer.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO registrant_change_token "
+                "(token_hash, request_id, account_id, party, created_at, expires_at) "
+                "SELECT :hash, request_id, account_id, :party, created_at, created_at + :ttl "
+                "FROM registrant_change WHERE id = :id"
+                if db.writer.dialect.name == "postgresql"
+                else "INSERT INTO registrant_change_token "
+                "(token_hash, request_id, account_id, party, created_at, expires_at) "
+                "SELECT :hash, request_id, account_id, :party, created_at, "
+                "'9999-12-31 00:00:00.000000' FROM registrant_change WHERE id = :id"
+            ),
+            {"hash": token_hash(token), "party": party, "id": change_id, "ttl": "7 days"}
+            if db.writer.dialect.name == "postgresql"
+            else {"hash": token_hash(token), "party": party, "id": change_id},
+        )
+    return f"/registrant-change/{token}"
+
+
+async def press(server: LiveServer, path: str) -> httpx.Response:
+    """What a person does, in a browser of their own: open the page, press its button."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as browser:
+        page = await browser.get(path)
+        if page.status_code != 200:
+            return page
+        csrf = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        return await browser.post(path, data={"csrf_token": csrf})
+
+
+async def pending_per_domain(db: Database, account_id: int) -> dict[str, int]:
+    found = await rows(
+        db,
+        "SELECT domain_name, count(*) FROM registrant_change "
+        "WHERE account_id = :a AND state = 'pending' GROUP BY domain_name",
+        a=account_id,
+    )
+    return dict(found)
+
+
+async def test_concurrent_edits_of_one_registrant_start_one_pending_change_per_domain(
+    server: LiveServer, db: Database
+) -> None:
+    team = await new_team(server)
+    account_id = team["account"]["id"]
+    async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
+        owner, names = await registrant_of_domains(http, "edits")
+        answers = await asyncio.gather(
+            *(
+                http.patch(f"/api/v1/contacts/{owner['handle']}", json={"email": f"e{n}@x.example"})
+                for n in range(EDITS)
+            )
+        )
+    codes = statuses(answers)
+    assert set(codes) <= {200, 202, 409}, codes
+    # The first edit holds the domains at the prior details; the others edit a contact that is
+    # no longer their registrant.
+    assert codes.count(202) == 1, codes
+    assert await pending_per_domain(db, account_id) == dict.fromkeys(names, 1)
+    registrants = await rows(
+        db,
+        "SELECT d.name, c.email, c.handle FROM domain d JOIN domain_contact r "
+        "ON r.domain_id = d.id AND r.role = 'registrant' JOIN contact c ON c.id = r.contact_id "
+        "WHERE d.account_id = :a",
+        a=account_id,
+    )
+    assert {email for _name, email, _handle in registrants} == {owner["email"]}
+    assert owner["handle"] not in {handle for _name, _email, handle in registrants}
+
+
+async def test_both_parties_confirming_at_once_apply_the_change_once(
+    server: LiveServer, db: Database
+) -> None:
+    team = await new_team(server)
+    account_id = team["account"]["id"]
+    async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
+        owner, names = await registrant_of_domains(http, "both")
+        edited = await http.patch(
+            f"/api/v1/contacts/{owner['handle']}", json={"email": "both-new@x.example"}
+        )
+        assert edited.status_code == 202, edited.text
+        change_id = edited.json()["registrant_changes"][0]["id"]
+        prior, new = await link(db, change_id, "prior"), await link(db, change_id, "new")
+        answers = await asyncio.gather(press(server, prior), press(server, new))
+    assert statuses(list(answers)) == [200, 200], [a.text[:300] for a in answers]
+    for kind in ("domain.registrant_change.applied", "domain.transfer_lock.added"):
+        [(count,)] = await rows(
+            db,
+            "SELECT count(*) FROM outbox_event WHERE account_id = :a AND type = :t",
+            a=account_id,
+            t=kind,
+        )
+        assert count == DOMAINS, kind
+    states = await rows(
+        db, "SELECT state FROM registrant_change WHERE account_id = :a", a=account_id
+    )
+    assert [state for (state,) in states] == ["applied"] * DOMAINS
+    handles = await rows(
+        db,
+        "SELECT c.handle FROM domain_contact r JOIN contact c ON c.id = r.contact_id "
+        "WHERE r.account_id = :a AND r.role = 'registrant'",
+        a=account_id,
+    )
+    assert [handle for (handle,) in handles] == [owner["handle"]] * len(names)
+
+
+async def test_a_confirmation_racing_a_cancel_ends_one_way_only(
+    server: LiveServer, db: Database
+) -> None:
+    team = await new_team(server)
+    account_id = team["account"]["id"]
+    async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
+        for round_ in range(3):
+            owner, [name] = await registrant_of_domains(http, f"cancel{round_}", count=1)
+            edited = await http.patch(
+                f"/api/v1/contacts/{owner['handle']}", json={"email": f"c{round_}@x.example"}
+            )
+            assert edited.status_code == 202, edited.text
+            change_id = edited.json()["registrant_changes"][0]["id"]
+            first = await press(server, await link(db, change_id, "prior"))
+            assert first.status_code == 200, first.text
+            last = await link(db, change_id, "new")
+            confirmed, cancelled = await asyncio.gather(
+                press(server, last), http.delete(f"/api/v1/registrant-changes/{change_id}")
+            )
+            [(state,)] = await rows(
+                db, "SELECT state FROM registrant_change WHERE id = :id", id=change_id
+            )
+            [(handle,)] = await rows(
+                db,
+                "SELECT c.handle FROM domain d JOIN domain_contact r ON r.domain_id = d.id "
+                "AND r.role = 'registrant' JOIN contact c ON c.id = r.contact_id "
+                "WHERE d.account_id = :a AND d.name = :n",
+                a=account_id,
+                n=name,
+            )
+            if state == "applied":
+                assert (confirmed.status_code, cancelled.status_code) == (200, 409)
+                assert handle == owner["handle"]
+            else:
+                assert state == "cancelled"
+                assert cancelled.status_code == 204
+                assert confirmed.status_code in (404, 410), confirmed.text[:300]
+                assert handle != owner["handle"]
