@@ -177,14 +177,26 @@ async def would_hold(
     session: AsyncSession, actor: Actor, domain_name: str, previous: Contact, new: Contact
 ) -> bool:
     """Whether registrant_repointed would hold the change pending (a dry run's question)."""
-    if not rules().governs(domain_name) or rules().policy is not Policy.COR_2024:
+    if not rules().governs(domain_name):
         return False
     if not registrant_change.repoint_material_fields(
         contacts.snapshot(previous), contacts.snapshot(new)
     ):
         return False
-    agent = await _agent(session, actor.account_id)
-    return agent is None or agent.parties != AgentParties.BOTH
+    _agent_found, at_once = await _decision(session, actor.account_id)
+    return not at_once
+
+
+async def _decision(
+    session: AsyncSession, account_id: int, *, plain: bool = False
+) -> tuple[DesignatedAgent | None, bool]:
+    """The Designated Agent that approves (cor-2024), and whether a change applies at once:
+    always under cord-2026 or for a ``plain`` one (no change of registrant the policy governs),
+    under cor-2024 with an agent for both parties."""
+    if plain or rules().policy is not Policy.COR_2024:
+        return None, True
+    agent = await _agent(session, account_id)
+    return agent, agent is not None and agent.parties == AgentParties.BOTH
 
 
 async def registrant_edited(
@@ -270,9 +282,7 @@ async def _request(
     if key in requests:
         return requests[key], False
     policy = rules().policy
-    governed = policy is Policy.COR_2024 and not plain
-    agent = await _agent(session, actor.account_id) if governed else None
-    at_once = not governed or (agent is not None and agent.parties == "both")
+    agent, at_once = await _decision(session, actor.account_id, plain=plain)
     new_party = Registrant.of(new.id, contacts.snapshot(new))
     request = RegistrantChangeRequest(
         account_id=actor.account_id,
@@ -286,11 +296,9 @@ async def _request(
         requested_by=actor_label(actor),
         created_at=now,
     )
-    if plain:
-        pass
-    elif policy is Policy.CORD_2026:
+    if policy is Policy.CORD_2026 and not plain:
         request.notify_due_at = now + rules().notice_delay
-    else:
+    elif not plain:
         request.expires_at = None if at_once else now + rules().expiry
         if agent is not None:
             request.designated_agent_id = agent.id
