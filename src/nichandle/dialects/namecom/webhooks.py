@@ -4,7 +4,8 @@ A subscription is one event name and one URL; subscribing twice to the same pair
 409. Of name.com's AvailableWebhooks nichandle produces ``domain.lock.status_change`` (a domain's
 transfer lock added or removed); it keeps no account credit and runs no transfers, so
 subscribing to ``account.credit.balance_change`` or ``domain.transfer.status_change`` is
-refused with a 400 that says so, rather than accepted and never sent.
+refused with a 400 that says so, rather than accepted and never sent. The 60-day lock that
+follows a change of registrant is a transfer lock too: name.com shows it through ``locked``.
 """
 
 from __future__ import annotations
@@ -28,14 +29,24 @@ from nichandle.webhooks.service import WebhookChanges
 
 DIALECT = WebhookDialect.NAMECOM
 LOCK_STATUS_CHANGE = "domain.lock.status_change"
-# name.com's event name -> the catalogue event it is made from.
-PRODUCED = {LOCK_STATUS_CHANGE: catalogue.DOMAIN_LOCK_CHANGED.name}
+# The catalogue's lock events: the owner's own transfer lock, and the lock after a change of
+# registrant added on its application and removed on its day.
+LOCK_EVENTS = frozenset(
+    event.name
+    for event in (
+        catalogue.DOMAIN_LOCK_CHANGED,
+        catalogue.DOMAIN_TRANSFER_LOCK_ADDED,
+        catalogue.DOMAIN_TRANSFER_LOCK_REMOVED,
+    )
+)
+# name.com's event name -> the catalogue events it is made from.
+PRODUCED = {LOCK_STATUS_CHANGE: LOCK_EVENTS}
 NOT_PRODUCED = {
     "account.credit.balance_change": "nichandle keeps no account credit",
     "domain.transfer.status_change": "nichandle runs no domain transfers",
 }
 # The catalogue's lock names -> name.com's lockType.
-LOCK_TYPES = {"transfer": "TransferLock"}
+LOCK_TYPES = {"transfer": "TransferLock", "registrant_change": "TransferLock"}
 
 
 class _Input(BaseModel):
@@ -115,7 +126,7 @@ def delivery_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dic
     if LOCK_STATUS_CHANGE not in webhook.events:
         return None
     payload = event.payload
-    if event.type == catalogue.DOMAIN_LOCK_CHANGED.name:
+    if event.type in LOCK_EVENTS:
         action, lock = payload["action"], LOCK_TYPES[payload["lock"]]
     elif event.type in SUSPENSION_ACTIONS and not payload["locked"]:
         action, lock = SUSPENSION_ACTIONS[event.type], LOCK_TYPES["transfer"]
