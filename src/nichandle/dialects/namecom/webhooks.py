@@ -4,8 +4,7 @@ A subscription is one event name and one URL; subscribing twice to the same pair
 409. Of name.com's AvailableWebhooks nichandle produces ``domain.lock.status_change`` (a domain's
 transfer lock added or removed); it keeps no account credit and runs no transfers, so
 subscribing to ``account.credit.balance_change`` or ``domain.transfer.status_change`` is
-refused with a 400 that says so, rather than accepted and never sent. The 60-day lock that
-follows a change of registrant is a transfer lock too: name.com shows it through ``locked``.
+refused with a 400 that says so, rather than accepted and never sent.
 """
 
 from __future__ import annotations
@@ -29,23 +28,14 @@ from nichandle.webhooks.service import WebhookChanges
 
 DIALECT = WebhookDialect.NAMECOM
 LOCK_STATUS_CHANGE = "domain.lock.status_change"
-# The catalogue's lock events: the owner's own transfer lock, and the lock after a change of
-# registrant added on its application and removed on its day.
-LOCK_EVENTS = frozenset(
-    event.name
-    for event in (
-        catalogue.DOMAIN_LOCK_CHANGED,
-        catalogue.DOMAIN_TRANSFER_LOCK_ADDED,
-        catalogue.DOMAIN_TRANSFER_LOCK_REMOVED,
-    )
-)
-# name.com's event name -> the catalogue events it is made from.
-PRODUCED = {LOCK_STATUS_CHANGE: LOCK_EVENTS}
+# name.com's event name -> the catalogue event it is made from.
+PRODUCED = {LOCK_STATUS_CHANGE: catalogue.DOMAIN_LOCK_CHANGED.name}
 NOT_PRODUCED = {
     "account.credit.balance_change": "nichandle keeps no account credit",
     "domain.transfer.status_change": "nichandle runs no domain transfers",
 }
-# The catalogue's lock names -> name.com's lockType.
+# The catalogue's lock names -> name.com's lockType: the owner's own lock and the one after a
+# change of registrant both hold transfers.
 LOCK_TYPES = {"transfer": "TransferLock", "registrant_change": "TransferLock"}
 
 
@@ -119,6 +109,11 @@ SUSPENSION_ACTIONS = {
     catalogue.DOMAIN_SUSPENDED.name: "added",
     catalogue.DOMAIN_UNSUSPENDED.name: "removed",
 }
+# The 60-day lock after a change of registrant, likewise unless the owner's lock held all along.
+CHANGE_OF_REGISTRANT_LOCKS = {
+    catalogue.DOMAIN_TRANSFER_LOCK_ADDED.name,
+    catalogue.DOMAIN_TRANSFER_LOCK_REMOVED.name,
+}
 
 
 def delivery_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dict[str, Any] | None:
@@ -126,10 +121,12 @@ def delivery_body(event: OutboxEvent, webhook: Webhook, account: Account) -> dic
     if LOCK_STATUS_CHANGE not in webhook.events:
         return None
     payload = event.payload
-    if event.type in LOCK_EVENTS:
+    if event.type == catalogue.DOMAIN_LOCK_CHANGED.name:
         action, lock = payload["action"], LOCK_TYPES[payload["lock"]]
     elif event.type in SUSPENSION_ACTIONS and not payload["locked"]:
         action, lock = SUSPENSION_ACTIONS[event.type], LOCK_TYPES["transfer"]
+    elif event.type in CHANGE_OF_REGISTRANT_LOCKS and not payload["locked"]:
+        action, lock = payload["action"], LOCK_TYPES[payload["lock"]]
     else:
         return None
     return {
