@@ -162,7 +162,15 @@ async def test_the_whole_flow_in_a_browser(
     await page.click(f"tr[data-handle='{spare}'] button.danger")
     await expect(page.locator(f"tr[data-handle='{spare}']")).to_have_count(0)
 
-    # Reassign Grace's registrant role to Alan across both domains, after a preview.
+    # Reassign Grace's registrant role to Alan across both domains, after a preview: a change
+    # of registrant, which a Designated Agent of both parties approves at once (cor-2024).
+    agent = await api(
+        server,
+        token,
+        "POST",
+        "/api/v1/designated-agents",
+        json={"name": "Agent", "email": "agent@example.net", "parties": "both"},
+    )
     await page.goto(f"{ui}/contacts/{grace}")
     await shoot(page, "contact")
     await page.click("text=Replace this contact on its domains")
@@ -178,6 +186,26 @@ async def test_the_whole_flow_in_a_browser(
         for n in ("alpha-e2e.com", "beta-e2e.com")
     ]
     assert owners == [alan, alan]
+    # Applied with the 60-day transfer lock, which the domain page shows with its day.
+    await page.goto(f"{ui}/domains/alpha-e2e.com")
+    await expect(page.get_by_test_id("transfer-lock")).to_contain_text("locked until")
+
+    # Without the agent, a new email for Alan waits for both registrants: the domain page
+    # shows the pending change, Alan's page lists it, and Cancel keeps the registrant.
+    await api(server, token, "DELETE", f"/api/v1/designated-agents/{agent['data']['id']}")
+    await api(
+        server, token, "PATCH", f"/api/v1/contacts/{alan}", json={"email": "alan@example.org"}
+    )
+    await page.goto(f"{ui}/contacts/{alan}")
+    await expect(page.get_by_test_id("registrant-changes").locator("li")).to_have_count(2)
+    await page.goto(f"{ui}/domains/alpha-e2e.com")
+    change = page.get_by_test_id("registrant-change")
+    await expect(change.get_by_test_id("registrant-change-fields")).to_have_text("email")
+    await expect(change.get_by_test_id("confirmed-new")).to_contain_text("not confirmed yet")
+    await shoot(page, "registrant-change")
+    await change.locator("button:has-text('Cancel the change of registrant')").click()
+    await expect(page.get_by_test_id("registrant-change-cancelled")).to_be_visible()
+    await expect(page.get_by_test_id("registrant-change")).to_have_count(0)
 
     await page.goto(f"{ui}/domains")
     await shoot(page, "domains")
@@ -189,7 +217,8 @@ async def test_the_whole_flow_in_a_browser(
     secret = await page.get_by_test_id("token-secret").inner_text()
     await shoot(page, "tokens")
     listed = await api(server, secret, "GET", "/api/v1/contacts")
-    assert listed["meta"]["total"] == 3
+    # Grace, Alan, Ada, and the contact that held Alan's prior details while his change waited.
+    assert listed["meta"]["total"] == 4
 
     # A second team for the same user: switch with the header's select.
     async with unit_of_work(db) as session:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from nichandle import clock
@@ -640,3 +641,132 @@ async def test_the_domain_page_sets_the_transfer_lock_opt_out_and_shows_a_disput
     )
     assert held.status_code == 200, held.text
     assert 'data-testid="dispute-hold"' in (await client.get(page)).text
+
+
+async def agent(client: httpx.AsyncClient, team: Team, parties: str) -> int:
+    """A Designated Agent approving changes of registrant for ``parties`` (prior, new, both)."""
+    recorded = await client.post(
+        "/api/v1/designated-agents",
+        json={"name": "Agent", "email": "agent@example.net", "parties": parties},
+        headers=team.headers,
+    )
+    assert recorded.status_code == 201, recorded.text
+    agent_id: int = recorded.json()["data"]["id"]
+    return agent_id
+
+
+async def test_a_pending_change_of_registrant_shows_on_both_pages_and_cancels_with_csrf(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    team: Team,
+    other_team: Team,
+    signed_in: str,
+    db: Database,
+) -> None:
+    # The prior party's agent approves at once: the new registrant still has to confirm.
+    agent_id = await agent(client, team, "prior")
+    owner = await create_contact(client, team, email="prior-web@example.com")
+    await add_domain(client, team, "cor-web.com", owner=owner["handle"])
+    start = datetime.now(UTC)
+    with clock.use(clock.FrozenClock(start)):
+        edited = await client.patch(
+            f"/api/v1/contacts/{owner['handle']}",
+            json={"email": "new-web@example.com"},
+            headers=team.headers,
+        )
+    assert edited.status_code == 202, edited.text
+    [change] = edited.json()["registrant_changes"]
+    prior = change["prior_contact"]
+
+    page = "/ui/domains/cor-web.com"
+    shown = (await client.get(page)).text
+    section = shown.split('data-testid="registrant-change"', 1)[1].split("</section>", 1)[0]
+    assert f"/ui/contacts/{owner['handle']}" in section  # to whom
+    assert f"<code>{prior}</code>" in section  # who keeps it meanwhile
+    assert 'data-testid="registrant-change-fields">email<' in section
+    expires = (start + timedelta(days=7)).strftime("%Y-%m-%d %H:%M UTC")
+    assert f"by {expires}" in section
+    confirmed = section.split('data-testid="confirmed-prior">', 1)[1].split("</dd>", 1)[0]
+    assert "prior-web@example.com" in html.unescape(confirmed)
+    assert f"confirmed {start:%Y-%m-%d %H:%M} UTC through Designated Agent {agent_id}" in confirmed
+    waiting = section.split('data-testid="confirmed-new">', 1)[1].split("</dd>", 1)[0]
+    assert "new-web@example.com" in html.unescape(waiting)
+    assert "not confirmed yet" in waiting
+    assert f"/ui/registrant-changes/{change['id']}/cancel" in section
+    assert 'data-testid="transfer-lock">none' in shown
+
+    # The contact page of each party lists it, saying which side the contact is on.
+    for handle, words in (
+        (owner["handle"], f"the new registrant, replacing <code>{prior}</code>"),
+        (prior, f"the prior registrant, to be replaced by <code>{owner['handle']}</code>"),
+    ):
+        listed = (await client.get(f"/ui/contacts/{handle}")).text
+        assert 'data-testid="registrant-changes"' in listed
+        item = listed.split('data-testid="registrant-changes"', 1)[1].split("</ul>", 1)[0]
+        assert 'href="/ui/domains/cor-web.com"' in item
+        assert words in item
+        assert "(email)" in item
+        assert "confirmed by prior" in item
+
+    cancel = f"/ui/registrant-changes/{change['id']}/cancel"
+    assert (await client.post(cancel, data={})).status_code == 403  # no CSRF: nothing happens
+    # Another account's user cancels nothing of ours: not found.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as stranger:
+        csrf = await sign_in(stranger, await make_user(db, other_team.slug))
+        assert (await stranger.post(cancel, data={"csrf_token": csrf})).status_code == 404
+        assert "cor-web.com" not in (await stranger.get(f"/ui/contacts/{prior}")).text
+    read = await client.get(f"/api/v1/registrant-changes/{change['id']}", headers=team.headers)
+    assert read.json()["data"]["state"] == "pending"
+
+    cancelled = await client.post(cancel, data={"csrf_token": signed_in})
+    assert cancelled.status_code == 303
+    assert cancelled.headers["location"] == "/ui/domains/cor-web.com?cancelled=1"
+    shown = (await client.get(cancelled.headers["location"])).text
+    assert 'data-testid="registrant-change-cancelled"' in shown
+    assert 'data-testid="registrant-change"' not in shown
+    assert (
+        'data-testid="registrant-changes"' not in (await client.get(f"/ui/contacts/{prior}")).text
+    )
+    read = await client.get(f"/api/v1/registrant-changes/{change['id']}", headers=team.headers)
+    assert read.json()["data"]["state"] == "cancelled"
+    again = await client.post(cancel, data={"csrf_token": signed_in})
+    assert again.status_code == 409
+    assert "only a pending one can be cancelled" in again.text
+    for bad in ("0", "abc", str(2**64)):
+        missing = await client.post(
+            f"/ui/registrant-changes/{bad}/cancel", data={"csrf_token": signed_in}
+        )
+        assert missing.status_code == 404
+
+
+async def test_the_domain_page_shows_the_transfer_lock_until_its_day(
+    client: httpx.AsyncClient, team: Team, db: Database
+) -> None:
+    await agent(client, team, "both")  # applied at once, with the 60-day lock
+    user = await make_user(db, team.slug)
+    owner = await create_contact(client, team, email="locked-web@example.com")
+    await add_domain(client, team, "lock-web.com", owner=owner["handle"])
+    start = datetime.now(UTC)
+    with clock.use(clock.FrozenClock(start)) as frozen:
+        edited = await client.patch(
+            f"/api/v1/contacts/{owner['handle']}",
+            json={"email": "locked-new@example.com"},
+            headers=team.headers,
+        )
+        assert edited.status_code == 200, edited.text
+        page = "/ui/domains/lock-web.com"
+        until = (start + timedelta(days=60)).strftime("%Y-%m-%d %H:%M UTC")
+        await sign_in(client, user)
+        shown = (await client.get(page)).text
+        assert (
+            f'data-testid="transfer-lock">transfers to another registrar locked until {until}'
+            in (shown)
+        )
+        assert 'data-testid="registrant-change"' not in shown  # applied, nothing pending
+        # Sessions last hours: the user signs in again 60 days on.
+        frozen.advance(timedelta(days=60) - timedelta(seconds=1))
+        await sign_in(client, user)
+        assert f"locked until {until}" in (await client.get(page)).text
+        frozen.advance(timedelta(seconds=1))
+        assert 'data-testid="transfer-lock">none' in (await client.get(page)).text

@@ -25,13 +25,19 @@ from nichandle.domains.models import ROLES
 from nichandle.errors import FieldErrors
 from nichandle.history.service import contact_history
 from nichandle.paging import page_request
+from nichandle.registrant_changes import service as registrant_changes
+from nichandle.registrant_changes.models import ChangeState
+from nichandle.registrant_changes.repository import ChangeFilter
 from nichandle.verification import service as verification
+from nichandle.web import registrant_changes as changes_view
 from nichandle.web.pages import SignedInForm, SignedInPage, Web, form_text, redirect, render
 
 router = APIRouter()
 
 PER_PAGE = 25
 HISTORY_LIMIT = 100
+# A contact page lists this many pending changes of registrant (the API pages through all).
+PENDING_CHANGES_LIMIT = 100
 # The columns the list sorts by, in the native API's sort words.
 SORTS = {"name": "last_name", "email": "email", "country": "address_country_code"}
 LOCKED = frozenset(contacts.IDENTITY_LOCKED_FIELDS)
@@ -191,6 +197,13 @@ async def contact_page(
     pending = await verification.open_for_contact(session, contact)
     checks = await verification.history(session, contact, page_request(1, HISTORY_LIMIT))
     used = await domains.domains_using(session, contact)
+    # The changes waiting for this contact, as the prior or the new registrant.
+    changes = await registrant_changes.list_changes(
+        session,
+        account_id,
+        ChangeFilter(contact_id=contact.id, state=ChangeState.PENDING),
+        page_request(1, PENDING_CHANGES_LIMIT),
+    )
     issued = await certificates.list_certificates(
         session, account_id, page_request(1, 100), contact=contact
     )
@@ -219,6 +232,8 @@ async def contact_page(
         saved=bool(saved),
         verification=pending,
         verification_history=checks.items,
+        registrant_changes=await changes_view.views(session, changes.items),
+        more_registrant_changes=changes.total - len(changes.items),
         resent=bool(resent),
         country_name=dict(countries()).get(contact.address_country_code, ""),
     )

@@ -22,7 +22,9 @@ from nichandle.domains.status import status_at
 from nichandle.errors import FieldErrors
 from nichandle.history.service import domain_role_history
 from nichandle.paging import page_request
+from nichandle.registrant_changes import service as registrant_changes
 from nichandle.verification import service as verification
+from nichandle.web import registrant_changes as changes_view
 from nichandle.web.contacts import contact_fields, who
 from nichandle.web.pages import SignedInForm, SignedInPage, Web, form_text, redirect, render
 
@@ -63,11 +65,15 @@ async def _domain_page(
     new_role: str = "",
     status: int = 200,
     resent: bool = False,
+    cancelled: bool = False,
 ) -> HTMLResponse:
     view = await domains.get_domain(session, web.account.id, name)
     pending = (await verification.open_for_domains(session, web.account.id, [view.domain.id])).get(
         view.domain.id
     )
+    change = (
+        await registrant_changes.pending_for_domains(session, web.account.id, [view.domain.id])
+    ).get(view.domain.id)
     suggested = await contacts.list_contacts(
         session, web.account.id, page_request(1, SUGGESTED_CONTACTS), sort=[("last_name", False)]
     )
@@ -91,6 +97,8 @@ async def _domain_page(
         unicode_name=names.to_unicode(view.domain.name),
         verification=pending,
         resent=resent,
+        registrant_change=(await changes_view.views(session, [change]))[0] if change else None,
+        cancelled=cancelled,
         domain_status=status_at(view.domain, now),
         transfer_locked=lock_until is not None and lock_until > now,
         roles=ROLES,
@@ -107,9 +115,16 @@ async def _domain_page(
 
 @router.get("/domains/{name}", response_class=HTMLResponse)
 async def domain_page(
-    name: str, request: Request, web: SignedInPage, session: ReadSession, resent: str = ""
+    name: str,
+    request: Request,
+    web: SignedInPage,
+    session: ReadSession,
+    resent: str = "",
+    cancelled: str = "",
 ) -> Response:
-    return await _domain_page(request, web, session, name, resent=bool(resent))
+    return await _domain_page(
+        request, web, session, name, resent=bool(resent), cancelled=bool(cancelled)
+    )
 
 
 @router.post("/domains/{name}/transfer-lock-opt-out")

@@ -17,7 +17,7 @@ from nichandle.dialects.deps import ReadSession, WriteSession, get_database, get
 from nichandle.dialects.ratelimit import AuthFailures, client_address
 from nichandle.errors import FieldErrors, Unauthorized
 from nichandle.settings import Settings
-from nichandle.web import contacts, domains, registrant_change, verification
+from nichandle.web import contacts, domains, registrant_change, registrant_changes, verification
 from nichandle.web.pages import (
     PREFIX,
     SESSION_COOKIE,
@@ -38,6 +38,7 @@ from nichandle.web.pages import (
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 router.include_router(contacts.router)
 router.include_router(domains.router)
+router.include_router(registrant_changes.router)
 
 
 class SignInLimits:
