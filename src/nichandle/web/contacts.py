@@ -201,7 +201,7 @@ async def contact_page(
     changes = await registrant_changes.list_changes(
         session,
         account_id,
-        ChangeFilter(contact_id=contact.id, state=ChangeState.PENDING),
+        ChangeFilter(contact_id=contact.id, states=(ChangeState.PENDING,)),
         page_request(1, PENDING_CHANGES_LIMIT),
     )
     issued = await certificates.list_certificates(

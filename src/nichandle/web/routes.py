@@ -17,7 +17,13 @@ from nichandle.dialects.deps import ReadSession, WriteSession, get_database, get
 from nichandle.dialects.ratelimit import AuthFailures, client_address
 from nichandle.errors import FieldErrors, Unauthorized
 from nichandle.settings import Settings
-from nichandle.web import contacts, domains, registrant_change, registrant_changes, verification
+from nichandle.web import (
+    change_confirmation,
+    contacts,
+    domains,
+    registrant_changes,
+    verification,
+)
 from nichandle.web.pages import (
     PREFIX,
     SESSION_COOKIE,
@@ -56,7 +62,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.sign_in_limits = SignInLimits(settings)
     app.include_router(router)
     app.include_router(verification.router)  # the mailed link's page, at /verify
-    app.include_router(registrant_change.router)  # and at /registrant-change
+    app.include_router(change_confirmation.router)  # and at /registrant-change
     static = StaticFiles(directory=Path(__file__).parent / "static")
     app.mount(f"{PREFIX}/static", static, name="web_static")
 
