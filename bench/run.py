@@ -30,6 +30,7 @@ import httpx
 
 from bench import ceiling, report
 from bench.outbox import measure_outbox
+from bench.registrant_change import run as measure_registrant_change
 from bench.scenarios import Scenario, build, duplicate_bodies
 from bench.seed import (
     BENCH_DIR,
@@ -86,6 +87,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=10_000,
         help="domains a verified registrant has unsuspended at once (0 skips it)",
+    )
+    parser.add_argument(
+        "--registrant-change-domains",
+        type=int,
+        default=10_000,
+        help="gTLD domains of a registrant whose email is edited (change of registrant; 0 skips)",
     )
     parser.add_argument("--scenarios", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--no-ceiling", action="store_true")
@@ -605,6 +612,21 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                     measure_unsuspend(backend, args.unsuspend_domains, args.postgres_url)
                 )
                 console_print(f"  {lifted['unsuspend_seconds']:.2f} s in one transaction")
+            changed = None
+            if args.registrant_change_domains:
+                console_print(
+                    f"[bold]{backend}[/bold]: editing the registrant of "
+                    f"{args.registrant_change_domains:,} domains"
+                )
+                changed = asyncio.run(
+                    measure_registrant_change(
+                        backend, args.registrant_change_domains, args.postgres_url
+                    )
+                )
+                console_print(
+                    f"  {changed['median_seconds']:.2f} s in one transaction (median), "
+                    f"{changed['pending']:,} pending changes"
+                )
         finally:
             asyncio.run(drop_database(url, args.postgres_url))
     return {
@@ -625,6 +647,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         "import": imported,
         "outbox": delivered,
         "unsuspend": lifted,
+        "registrant_change": changed,
         "wall_seconds": time.perf_counter() - started,
     }
 

@@ -173,15 +173,19 @@ async def page(
 def _roles_used_by(is_default: bool, explicit: bool, limited: bool) -> Select[int, str, str]:
     resolved = resolved_roles(is_default, explicit=explicit)
     in_account = Domain.account_id == bindparam("account_id")
-    domains = select(Domain.id).where(in_account, Domain.id.in_(select(resolved.c.domain_id)))
-    if limited:
-        domains = domains.order_by(Domain.name).limit(bindparam("limit"))
-    return (
+    query = (
         select(Domain.id, Domain.name, resolved.c.role)
         .join(resolved, resolved.c.domain_id == Domain.id)
-        .where(in_account, Domain.id.in_(domains))
+        .where(in_account)
         .order_by(Domain.name)
     )
+    if not limited:
+        # Every domain: the roles once (evaluating them a second time for the domain list cost
+        # a registrant of 10,000 domains half of this query).
+        return query
+    domains = select(Domain.id).where(in_account, Domain.id.in_(select(resolved.c.domain_id)))
+    domains = domains.order_by(Domain.name).limit(bindparam("limit"))
+    return query.where(Domain.id.in_(domains))
 
 
 async def roles_used_by(
