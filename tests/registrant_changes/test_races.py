@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import insert, select
 
 from nichandle.db.engine import Database
+from nichandle.registrant_changes.models import RegistrantChange, RegistrantChangeToken
 from nichandle.registrant_changes.service import token_hash
 from tests.test_live_server import LiveServer, client_for, module_database, module_server
 from tests.test_races import ROUND_TIMEOUT, make_contact, new_team, rows, statuses
@@ -45,21 +47,22 @@ async def link(db: Database, change_id: int, party: str) -> str:
     """A party's confirmation link, stored as the worker stores one."""
     token = secrets.token_urlsafe(32)
     async with db.writer.begin() as connection:
+        found = await connection.execute(
+            select(RegistrantChange.request_id, RegistrantChange.account_id).where(
+                RegistrantChange.id == change_id
+            )
+        )
+        request_id, account_id = found.one()
+        now = datetime.now(UTC)
         await connection.execute(
-            text(
-                "INSERT INTO registrant_change_token "
-                "(token_hash, request_id, account_id, party, created_at, expires_at) "
-                "SELECT :hash, request_id, account_id, :party, created_at, created_at + :ttl "
-                "FROM registrant_change WHERE id = :id"
-                if db.writer.dialect.name == "postgresql"
-                else "INSERT INTO registrant_change_token "
-                "(token_hash, request_id, account_id, party, created_at, expires_at) "
-                "SELECT :hash, request_id, account_id, :party, created_at, "
-                "'9999-12-31 00:00:00.000000' FROM registrant_change WHERE id = :id"
-            ),
-            {"hash": token_hash(token), "party": party, "id": change_id, "ttl": "7 days"}
-            if db.writer.dialect.name == "postgresql"
-            else {"hash": token_hash(token), "party": party, "id": change_id},
+            insert(RegistrantChangeToken).values(
+                token_hash=token_hash(token),
+                request_id=request_id,
+                account_id=account_id,
+                party=party,
+                created_at=now,
+                expires_at=now + timedelta(days=7),
+            )
         )
     return f"/registrant-change/{token}"
 
