@@ -16,11 +16,8 @@ from nichandle.clock import FrozenClock
 from nichandle.db.engine import Database
 from nichandle.db.session import unit_of_work
 from nichandle.events.models import OutboxEvent
-from nichandle.verification.models import (
-    MailState,
-    Verification,
-    VerificationMail,
-)
+from nichandle.mail.states import MailState
+from nichandle.verification.models import Verification, VerificationMail
 from nichandle.worker.loop import Worker
 from tests.conftest import Team, create_contact, designated_agent
 from tests.dialects.namecom.helpers import auth, namecom_contact

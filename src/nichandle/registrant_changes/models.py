@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nichandle.db.base import NO_ID_REUSE, Base, JSONVariant, UTCDateTime, state_column, utcnow
-from nichandle.mail.states import MailState
+from nichandle.mail.states import QueuedMail
 
 
 class Policy(StrEnum):
@@ -156,7 +156,7 @@ class RegistrantChangeToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class RegistrantChangeMail(Base):
+class RegistrantChangeMail(QueuedMail, Base):
     """The mail outbox of changes of registrant: written with the change, sent by the worker."""
 
     __tablename__ = "registrant_change_mail"
@@ -179,16 +179,6 @@ class RegistrantChangeMail(Base):
     party: Mapped[Party] = mapped_column(state_column(Party, "party"))
     kind: Mapped[MailKind] = mapped_column(state_column(MailKind, "kind"))
     to_email: Mapped[str] = mapped_column(String(320))
-    state: Mapped[MailState] = mapped_column(
-        state_column(MailState, "state"), default=MailState.PENDING
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class DesignatedAgent(Base):

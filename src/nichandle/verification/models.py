@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nichandle.db.base import NO_ID_REUSE, Base, UTCDateTime, state_column, utcnow
-from nichandle.mail.states import MailState
+from nichandle.mail.states import QueuedMail
 
 
 class VerificationState(StrEnum):
@@ -127,7 +127,7 @@ class VerificationToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class VerificationMail(Base):
+class VerificationMail(QueuedMail, Base):
     """The mail outbox: written with the change, sent by the worker (retried on 4xx)."""
 
     __tablename__ = "verification_mail"
@@ -146,16 +146,6 @@ class VerificationMail(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     verification_id: Mapped[int] = mapped_column(ForeignKey("verification.id", ondelete="CASCADE"))
     kind: Mapped[MailKind] = mapped_column(state_column(MailKind, "kind"))
-    state: Mapped[MailState] = mapped_column(
-        state_column(MailState, "state"), default=MailState.PENDING
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class VerificationEntry(Base):
