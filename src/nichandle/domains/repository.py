@@ -30,6 +30,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from nichandle.contacts.models import Contact
+from nichandle.db.lists import among
 from nichandle.db.rows import insert_rows
 from nichandle.domains.models import ROLES, Domain, DomainContact
 from nichandle.paging import PageRequest
@@ -208,11 +209,6 @@ async def roles_used_by(
     return list(found.values())
 
 
-# Bound parameters per statement stay well below both databases' limits (SQLite 32766,
-# asyncpg 32767), however many domains a contact serves.
-_CHUNK = 1000
-
-
 async def roles_held(
     session: AsyncSession,
     account_id: int,
@@ -277,17 +273,13 @@ async def lock_many(
 ) -> list[Domain]:
     """The domains with their roles, locked as by_id(lock=True) and in id order, so writers
     locking several never wait on each other in a cycle; deleted ones are left out."""
-    ordered = sorted(set(domain_ids))
-    found: list[Domain] = []
-    for start in range(0, len(ordered), _CHUNK):
-        query = (
-            _IN_ACCOUNT.where(Domain.id.in_(ordered[start : start + _CHUNK]))
-            .order_by(Domain.id)
-            .with_for_update()
-            .execution_options(**_LOCKED)
-        )
-        found += (await session.scalars(query, {"account_id": account_id})).all()
-    return found
+    query = (
+        _IN_ACCOUNT.where(among(Domain.id, set(domain_ids)))
+        .order_by(Domain.id)
+        .with_for_update()
+        .execution_options(**_LOCKED)
+    )
+    return list((await session.scalars(query, {"account_id": account_id})).all())
 
 
 async def domain_counts(
@@ -349,33 +341,28 @@ async def set_registrant(
     at: datetime,
 ) -> None:
     """The registrant role of many domains to one contact: their rows updated (``with_row``),
-    rows added where the role was unset; their ``updated_at`` moved. In chunks (bound
-    parameters)."""
-    for start in range(0, len(with_row), _CHUNK):
-        chunk = with_row[start : start + _CHUNK]
-        await session.execute(
-            update(DomainContact)
-            .where(
-                DomainContact.account_id == account_id,
-                DomainContact.role == "registrant",
-                DomainContact.domain_id.in_(chunk),
-            )
-            .values(contact_id=contact_id)
-            .execution_options(synchronize_session=False)
+    rows added where the role was unset; their ``updated_at`` moved."""
+    await session.execute(
+        update(DomainContact)
+        .where(
+            DomainContact.account_id == account_id,
+            DomainContact.role == "registrant",
+            among(DomainContact.domain_id, with_row),
         )
+        .values(contact_id=contact_id)
+        .execution_options(synchronize_session=False)
+    )
     rows = [
         {"domain_id": i, "role": "registrant", "account_id": account_id, "contact_id": contact_id}
         for i in unset
     ]
     await insert_rows(session, cast(Table, DomainContact.__table__), rows)
-    ids = [*with_row, *unset]
-    for start in range(0, len(ids), _CHUNK):
-        await session.execute(
-            update(Domain)
-            .where(Domain.account_id == account_id, Domain.id.in_(ids[start : start + _CHUNK]))
-            .values(updated_at=at)
-            .execution_options(synchronize_session=False)
-        )
+    await session.execute(
+        update(Domain)
+        .where(Domain.account_id == account_id, among(Domain.id, [*with_row, *unset]))
+        .values(updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def registrant_handles(
@@ -383,19 +370,16 @@ async def registrant_handles(
 ) -> dict[int, str]:
     """Domain id -> the handle of its own registrant row (domains without one are left out:
     the default stands in)."""
-    found: dict[int, str] = {}
-    for start in range(0, len(domain_ids), _CHUNK):
-        query = (
-            select(DomainContact.domain_id, Contact.handle)
-            .join(Contact, Contact.id == DomainContact.contact_id)
-            .where(
-                DomainContact.account_id == account_id,
-                DomainContact.role == "registrant",
-                DomainContact.domain_id.in_(domain_ids[start : start + _CHUNK]),
-            )
+    query = (
+        select(DomainContact.domain_id, Contact.handle)
+        .join(Contact, Contact.id == DomainContact.contact_id)
+        .where(
+            DomainContact.account_id == account_id,
+            DomainContact.role == "registrant",
+            among(DomainContact.domain_id, domain_ids),
         )
-        found.update((domain_id, handle) for domain_id, handle in await session.execute(query))
-    return found
+    )
+    return dict((await session.execute(query)).all())
 
 
 async def set_transfer_lock(
@@ -403,20 +387,18 @@ async def set_transfer_lock(
 ) -> list[Domain]:
     """The transfer lock after a change of registrant, until ``until``, on those of the domains
     whose registrant did not opt out of it; the domains locked, as they are now."""
-    locked: list[Domain] = []
-    for start in range(0, len(domain_ids), _CHUNK):
-        statement = (
-            update(Domain)
-            .where(
-                Domain.account_id == account_id,
-                Domain.id.in_(domain_ids[start : start + _CHUNK]),
-                Domain.transfer_lock_opt_out.is_(False),
-            )
-            .values(transfer_lock_until=until)
-            .returning(Domain)
-            .execution_options(synchronize_session=False)
+    statement = (
+        update(Domain)
+        .where(
+            Domain.account_id == account_id,
+            among(Domain.id, domain_ids),
+            Domain.transfer_lock_opt_out.is_(False),
         )
-        locked += (await session.scalars(statement)).all()
+        .values(transfer_lock_until=until)
+        .returning(Domain)
+        .execution_options(synchronize_session=False)
+    )
+    locked = list((await session.scalars(statement)).all())
     for domain in locked:
         # As written; not reloaded, which would unload the roles a caller holds.
         set_committed_value(domain, "transfer_lock_until", until)
@@ -425,9 +407,5 @@ async def set_transfer_lock(
 
 async def by_ids(session: AsyncSession, account_id: int, domain_ids: Sequence[int]) -> list[Domain]:
     """The domains, without their roles (deleted ones left out)."""
-    found: list[Domain] = []
-    for start in range(0, len(domain_ids), _CHUNK):
-        chunk = domain_ids[start : start + _CHUNK]
-        query = select(Domain).where(Domain.account_id == account_id, Domain.id.in_(chunk))
-        found += (await session.scalars(query)).all()
-    return found
+    query = select(Domain).where(Domain.account_id == account_id, among(Domain.id, domain_ids))
+    return list((await session.scalars(query)).all())

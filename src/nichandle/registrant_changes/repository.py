@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nichandle.db.lists import among
 from nichandle.paging import PageRequest
 from nichandle.registrant_changes.models import (
     ChangeState,
@@ -18,8 +19,6 @@ from nichandle.registrant_changes.models import (
     RegistrantChangeRequest,
     RegistrantChangeToken,
 )
-
-_CHUNK = 1000  # bound parameters per statement, well below both databases' limits
 
 
 @dataclass(frozen=True)
@@ -112,28 +111,20 @@ async def of_request(
 
 async def by_ids(session: AsyncSession, change_ids: Sequence[int]) -> list[RegistrantChange]:
     """The changes, by domain name."""
-    found: list[RegistrantChange] = []
-    for start in range(0, len(change_ids), _CHUNK):
-        chunk = change_ids[start : start + _CHUNK]
-        found += (
-            await session.scalars(select(RegistrantChange).where(RegistrantChange.id.in_(chunk)))
-        ).all()
-    return sorted(found, key=lambda change: change.domain_name)
+    query = select(RegistrantChange).where(among(RegistrantChange.id, change_ids))
+    return list((await session.scalars(query.order_by(RegistrantChange.domain_name))).all())
 
 
 async def pending_for_domains(
     session: AsyncSession, account_id: int, domain_ids: Sequence[int]
 ) -> dict[int, RegistrantChange]:
     """Domain id -> its pending change (one at most)."""
-    found: dict[int, RegistrantChange] = {}
-    for start in range(0, len(domain_ids), _CHUNK):
-        query = select(RegistrantChange).where(
-            RegistrantChange.account_id == account_id,
-            RegistrantChange.state == ChangeState.PENDING,
-            RegistrantChange.domain_id.in_(domain_ids[start : start + _CHUNK]),
-        )
-        found.update((change.domain_id, change) for change in await session.scalars(query))
-    return found
+    query = select(RegistrantChange).where(
+        RegistrantChange.account_id == account_id,
+        RegistrantChange.state == ChangeState.PENDING,
+        among(RegistrantChange.domain_id, domain_ids),
+    )
+    return {change.domain_id: change for change in await session.scalars(query)}
 
 
 async def end_pending(
@@ -145,21 +136,18 @@ async def end_pending(
     at: datetime,
 ) -> list[RegistrantChange]:
     """Ends the pending changes of these domains (a newer change replaces them): the ended."""
-    ended: list[RegistrantChange] = []
-    for start in range(0, len(domain_ids), _CHUNK):
-        statement = (
-            update(RegistrantChange)
-            .where(
-                RegistrantChange.account_id == account_id,
-                RegistrantChange.state == ChangeState.PENDING,
-                RegistrantChange.domain_id.in_(domain_ids[start : start + _CHUNK]),
-            )
-            .values(state=state, ended_at=at, updated_at=at)
-            .returning(RegistrantChange)
-            .execution_options(populate_existing=True, synchronize_session=False)
+    statement = (
+        update(RegistrantChange)
+        .where(
+            RegistrantChange.account_id == account_id,
+            RegistrantChange.state == ChangeState.PENDING,
+            among(RegistrantChange.domain_id, domain_ids),
         )
-        ended += (await session.scalars(statement)).all()
-    return ended
+        .values(state=state, ended_at=at, updated_at=at)
+        .returning(RegistrantChange)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+    return list((await session.scalars(statement)).all())
 
 
 async def pending_domain_names_for_new_contact(

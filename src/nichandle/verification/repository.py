@@ -14,6 +14,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from nichandle.contacts.models import Contact
+from nichandle.db.lists import among
 from nichandle.domains.models import Domain, DomainContact, DomainStatus
 from nichandle.verification.models import (
     Verification,
@@ -24,8 +25,6 @@ from nichandle.verification.models import (
 )
 
 OPEN = Verification.state == VerificationState.OPEN
-# Bound parameters per statement, well below both databases' limits.
-_CHUNK = 1000
 
 
 class DomainRow(NamedTuple):
@@ -79,20 +78,16 @@ async def verified_emails(
     session: AsyncSession, account_id: int, emails: Iterable[str]
 ) -> dict[str, datetime]:
     """When each of these addresses was first verified in the account (absent: never)."""
-    wanted = sorted(set(emails))
-    found: dict[str, datetime] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        query = (
-            select(Verification.email_normalized, func.min(Verification.verified_at))
-            .where(
-                Verification.account_id == account_id,
-                Verification.state == VerificationState.VERIFIED,
-                Verification.email_normalized.in_(wanted[start : start + _CHUNK]),
-            )
-            .group_by(Verification.email_normalized)
+    query = (
+        select(Verification.email_normalized, func.min(Verification.verified_at))
+        .where(
+            Verification.account_id == account_id,
+            Verification.state == VerificationState.VERIFIED,
+            among(Verification.email_normalized, set(emails)),
         )
-        found.update((email, at) for email, at in await session.execute(query) if at is not None)
-    return found
+        .group_by(Verification.email_normalized)
+    )
+    return {email: at for email, at in await session.execute(query) if at is not None}
 
 
 async def insert_open(session: AsyncSession, values: dict[str, Any]) -> int | None:
@@ -199,22 +194,18 @@ async def open_for_domains(
     session: AsyncSession, account_id: int, ids: Sequence[int]
 ) -> dict[int, Verification]:
     """Domain id -> the open verification concerning it: a page of domains, or every domain a
-    registrant holds (in chunks of bound parameters)."""
-    wanted = list(ids)
-    found: dict[int, Verification] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        query = (
-            select(VerificationDomain.domain_id, Verification)
-            .join(Verification, VerificationDomain.verification_id == Verification.id)
-            .where(
-                Verification.account_id == account_id,
-                VerificationDomain.domain_id.in_(wanted[start : start + _CHUNK]),
-                OPEN,
-            )
-            .order_by(Verification.id)
+    registrant holds."""
+    query = (
+        select(VerificationDomain.domain_id, Verification)
+        .join(Verification, VerificationDomain.verification_id == Verification.id)
+        .where(
+            Verification.account_id == account_id,
+            among(VerificationDomain.domain_id, ids),
+            OPEN,
         )
-        found.update({row[0]: row[1] for row in (await session.execute(query)).all()})
-    return found
+        .order_by(Verification.id)
+    )
+    return {row[0]: row[1] for row in (await session.execute(query)).all()}
 
 
 async def mark_contacts_verified(
@@ -242,13 +233,12 @@ async def has_due(session: AsyncSession, now: datetime) -> bool:
 async def set_email_verified_at(
     session: AsyncSession, contact_ids: Sequence[int], at: datetime | None
 ) -> None:
-    for start in range(0, len(contact_ids), _CHUNK):
-        await session.execute(
-            update(Contact)
-            .where(Contact.id.in_(contact_ids[start : start + _CHUNK]))
-            .values(email_verified_at=at)
-            .execution_options(synchronize_session=False)
-        )
+    await session.execute(
+        update(Contact)
+        .where(among(Contact.id, contact_ids))
+        .values(email_verified_at=at)
+        .execution_options(synchronize_session=False)
+    )
     # The contacts this transaction holds (the one a request answers with) read the same.
     for contact_id in contact_ids:
         held = session.identity_map.get(identity_key(Contact, contact_id))
@@ -323,28 +313,25 @@ async def unsuspend_domains(
     reason: str,
     at: datetime,
 ) -> list[DomainRow]:
-    """Lifts the suspensions of those domains ``reason`` gave: in one statement for a query of
-    them, a statement per chunk of bound parameters for a list."""
-    chunks = (
-        [domain_ids]
+    """Lifts, in one statement, the suspensions of those domains (a query of them, or a list)
+    ``reason`` gave."""
+    concerned = (
+        Domain.id.in_(domain_ids)
         if isinstance(domain_ids, ScalarSelect)
-        else [domain_ids[start : start + _CHUNK] for start in range(0, len(domain_ids), _CHUNK)]
+        else among(Domain.id, domain_ids)
     )
-    lifted: list[DomainRow] = []
-    for chunk in chunks:
-        rows = await session.execute(
-            update(Domain)
-            .where(
-                Domain.id.in_(chunk),
-                Domain.status == DomainStatus.SUSPENDED,
-                Domain.suspended_reason == reason,
-            )
-            .values(status=DomainStatus.REGISTERED, suspended_reason=None, updated_at=at)
-            .returning(*_RETURNED)
-            .execution_options(synchronize_session=False)
+    rows = await session.execute(
+        update(Domain)
+        .where(
+            concerned,
+            Domain.status == DomainStatus.SUSPENDED,
+            Domain.suspended_reason == reason,
         )
-        lifted.extend(DomainRow._make(row) for row in rows)
-    lifted.sort(key=lambda row: row.name)
+        .values(status=DomainStatus.REGISTERED, suspended_reason=None, updated_at=at)
+        .returning(*_RETURNED)
+        .execution_options(synchronize_session=False)
+    )
+    lifted = sorted((DomainRow._make(row) for row in rows), key=lambda row: row.name)
     # The domains this transaction holds (the one a request answers with) read the same.
     for domain in lifted:
         held = session.identity_map.get(identity_key(Domain, domain.id))
