@@ -186,7 +186,10 @@ def client_for(server: LiveServer, token: str) -> httpx.AsyncClient:
         base_url=server.base_url,
         headers={"Authorization": f"Bearer {token}"},
         timeout=60,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        # Idle connections dropped well before the server closes them (uvicorn: 5 s idle): at
+        # httpx's default, also 5 s, a request on a loaded machine could go out on a connection
+        # the server was closing that instant (httpx.ReadError).
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=2),
     )
 
 

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -22,6 +22,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     union_all,
     update,
 )
@@ -32,7 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from nichandle.contacts.models import Contact
 from nichandle.db.lists import among
 from nichandle.db.rows import insert_rows
-from nichandle.domains.models import ROLES, Domain, DomainContact
+from nichandle.domains.models import ROLES, Domain, DomainContact, DomainStatus
 from nichandle.paging import PageRequest
 
 # Role contacts come with their parent, so every dialect can render them without more queries.
@@ -98,24 +99,29 @@ async def by_id(
 def resolved_roles(
     is_default: bool, role: str | None = None, *, explicit: bool = True, name: str = "contact_id"
 ) -> Subquery:
-    """(domain_id, role) for every role that resolves to the contact bound as ``name`` (in the
-    account bound as ``account_id``), the default fallback included (only that with
-    ``explicit=False``): the one statement behind the fan-out to registry sync, the delete
-    refusal, the ``contact=`` / ``registrant_id`` filters and ``expand[]=domains``. Built once
-    per shape, as every PATCH of a contact runs it."""
+    """(domain_id, role, own) for every role that resolves to the contact bound as ``name`` (in
+    the account bound as ``account_id``), the default fallback included (only that with
+    ``explicit=False``; ``own``: by the domain's own role row, not the fallback): the one
+    statement behind the fan-out to registry sync, the delete refusal, the ``contact=`` /
+    ``registrant_id`` filters and ``expand[]=domains``. Built once per shape, as every PATCH of
+    a contact runs it."""
     account_id = bindparam("account_id", type_=Integer)
     roles = ROLES if role is None else (role,)
     # From the contact's role rows (index on account_id, contact_id), not each of the account's
     # domains checked for one: SQLite planned a correlated EXISTS as a walk over every domain.
-    rows = select(DomainContact.domain_id, DomainContact.role).where(
+    rows = select(DomainContact.domain_id, DomainContact.role, true().label("own")).where(
         DomainContact.account_id == account_id, DomainContact.contact_id == bindparam(name)
     )
     if role is not None:
         rows = rows.where(DomainContact.role == role)
-    parts: list[Select[int, str]] = [rows] if explicit else []
+    parts: list[Select[int, str, bool]] = [rows] if explicit else []
     if is_default:
         parts += [
-            select(Domain.id.label("domain_id"), literal(fallback, String).label("role")).where(
+            select(
+                Domain.id.label("domain_id"),
+                literal(fallback, String).label("role"),
+                false().label("own"),
+            ).where(
                 Domain.account_id == account_id,
                 ~exists().where(
                     DomainContact.domain_id == Domain.id, DomainContact.role == fallback
@@ -207,6 +213,31 @@ async def roles_used_by(
     for _id, _name, roles in found.values():
         roles.sort(key=ROLES.index)
     return list(found.values())
+
+
+@functools.lru_cache(maxsize=4)
+def _registrant_of(is_default: bool, explicit: bool) -> Select[int, str, bool]:
+    resolved = resolved_roles(is_default, "registrant", explicit=explicit)
+    return (
+        select(Domain.id, Domain.name, resolved.c.own)
+        .join(resolved, resolved.c.domain_id == Domain.id)
+        .where(Domain.account_id == bindparam("account_id"))
+        .order_by(Domain.name)
+    )
+
+
+async def registrant_of(
+    session: AsyncSession, account_id: int, user: UsedBy, *, explicit: bool = True
+) -> list[tuple[int, str, bool]]:
+    """(domain id, name, own) of the domains whose registrant resolves to the contact
+    (resolved_roles), by name; ``own``: by the domain's own role row, not as the default
+    standing in for an unset one."""
+    query = _registrant_of(user.is_default, explicit)
+    params = {"account_id": account_id, "contact_id": user.contact_id}
+    return [
+        (domain_id, name, bool(own))
+        for domain_id, name, own in await session.execute(query, params)
+    ]
 
 
 async def roles_held(
@@ -365,23 +396,6 @@ async def set_registrant(
     )
 
 
-async def registrant_handles(
-    session: AsyncSession, account_id: int, domain_ids: Sequence[int]
-) -> dict[int, str]:
-    """Domain id -> the handle of its own registrant row (domains without one are left out:
-    the default stands in)."""
-    query = (
-        select(DomainContact.domain_id, Contact.handle)
-        .join(Contact, Contact.id == DomainContact.contact_id)
-        .where(
-            DomainContact.account_id == account_id,
-            DomainContact.role == "registrant",
-            among(DomainContact.domain_id, domain_ids),
-        )
-    )
-    return dict((await session.execute(query)).all())
-
-
 async def set_transfer_lock(
     session: AsyncSession, account_id: int, domain_ids: Sequence[int], until: datetime
 ) -> list[Domain]:
@@ -405,7 +419,28 @@ async def set_transfer_lock(
     return locked
 
 
-async def by_ids(session: AsyncSession, account_id: int, domain_ids: Sequence[int]) -> list[Domain]:
-    """The domains, without their roles (deleted ones left out)."""
-    query = select(Domain).where(Domain.account_id == account_id, among(Domain.id, domain_ids))
-    return list((await session.scalars(query)).all())
+class DomainSettings(NamedTuple):
+    """A domain's settings read as a row, not an ORM object: the events about thousands of
+    domains of one registrant carry them (domains.status.settings_payload)."""
+
+    id: int
+    name: str
+    status: DomainStatus
+    autorenew: bool
+    privacy: bool
+    locked: bool
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    transfer_lock_until: datetime | None
+
+
+_SETTINGS = tuple(getattr(Domain, field) for field in DomainSettings._fields)
+
+
+async def settings_by_ids(
+    session: AsyncSession, account_id: int, domain_ids: Sequence[int]
+) -> list[DomainSettings]:
+    """The domains' settings as they are now (deleted ones left out)."""
+    query = select(*_SETTINGS).where(Domain.account_id == account_id, among(Domain.id, domain_ids))
+    return [DomainSettings._make(row) for row in await session.execute(query)]

@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from nichandle.db.base import utcnow
-from nichandle.domains.models import Domain, DomainStatus
+from nichandle.domains.models import DomainStatus
 from nichandle.events import catalogue
 
 
-def status_at(domain: Domain, now: datetime | None = None) -> DomainStatus:
+class DomainState(Protocol):
+    """What these rules read of a domain: the ORM object, or its settings read as a row
+    (domains.repository.DomainSettings, for events about thousands of domains)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> DomainStatus: ...
+    @property
+    def autorenew(self) -> bool: ...
+    @property
+    def privacy(self) -> bool: ...
+    @property
+    def locked(self) -> bool: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def transfer_lock_until(self) -> datetime | None: ...
+
+
+def status_at(domain: DomainState, now: datetime | None = None) -> DomainStatus:
     """``expired`` once ``expires_at`` has passed, whatever is stored (a suspended registration
     that lapsed is expired too); the stored status otherwise. Derived rather than stored, so it
     is right at the instant of expiry and again at once after a renewal moves ``expires_at``."""
@@ -19,7 +45,7 @@ def status_at(domain: Domain, now: datetime | None = None) -> DomainStatus:
     return DomainStatus(domain.status)
 
 
-def registry_statuses(domain: Domain) -> list[str]:
+def registry_statuses(domain: DomainState) -> list[str]:
     """The EPP statuses (RFC 5731) the registrar asks the registry for, from the domain's locks
     and holds."""
     statuses = []
@@ -32,7 +58,7 @@ def registry_statuses(domain: Domain) -> list[str]:
     return statuses or ["ok"]
 
 
-def transfer_prohibited(domain: Domain, now: datetime | None = None) -> bool:
+def transfer_prohibited(domain: DomainState, now: datetime | None = None) -> bool:
     """Whether the domain may not move to another registrar: its own lock, a suspension
     (registrant verification), or the lock after a change of registrant until it ends (read
     from the time, so it ends on its day whenever the worker runs)."""
@@ -44,7 +70,7 @@ def transfer_prohibited(domain: Domain, now: datetime | None = None) -> bool:
     )
 
 
-def settings_payload(domain: Domain) -> catalogue.DomainChanged:
+def settings_payload(domain: DomainState) -> catalogue.DomainChanged:
     """The domain as its events carry it: its settings, times in UTC."""
     return catalogue.DomainChanged(
         domain=domain.name,
@@ -60,7 +86,7 @@ def settings_payload(domain: Domain) -> catalogue.DomainChanged:
 
 
 def lock_payload(
-    domain: Domain,
+    domain: DomainState,
     *,
     lock: Literal["transfer", "registrant_change"],
     action: Literal["added", "removed"],

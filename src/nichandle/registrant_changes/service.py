@@ -37,7 +37,7 @@ from nichandle.domains import repository as domains_repository
 from nichandle.domains import service as domains
 from nichandle.domains.models import Domain
 from nichandle.domains.service import actor_label
-from nichandle.domains.status import lock_payload, settings_payload
+from nichandle.domains.status import DomainState, lock_payload, settings_payload
 from nichandle.errors import Conflict, ErrorCollector, NotApplicable, NotFound
 from nichandle.events import catalogue
 from nichandle.events.service import emit_many
@@ -209,16 +209,14 @@ async def registrant_edited(
     """A material edit of ``contact``, which may be the registrant of domains the policy
     governs (by its own role rows, or as the default standing in for unset ones)."""
     user = domains_repository.UsedBy(contact.id, contact.is_default)
-    used = await domains_repository.roles_used_by(session, actor.account_id, user)
-    governed = [
-        (i, name) for i, name, held in used if "registrant" in held and rules().governs(name)
+    registered = await domains_repository.registrant_of(session, actor.account_id, user)
+    targets = [
+        Target(i, name, contact.handle if own else None)
+        for i, name, own in registered
+        if rules().governs(name)
     ]
-    if not governed:
+    if not targets:
         return
-    explicit = await domains_repository.registrant_handles(
-        session, actor.account_id, [i for i, _name in governed]
-    )
-    targets = [Target(i, name, explicit.get(i)) for i, name in governed]
     prior = Registrant.of(contact.id, before)
     await _start(session, actor, targets, prior, contact, fields, hold=before)
 
@@ -599,15 +597,25 @@ async def run_due(session: AsyncSession, *, limit: int) -> int:
         for party in await _notice_parties(session, request):
             _mail(session, request, party, MailKind.NOTICE)
         handled += 1
+    ending: dict[int, list[RegistrantChange]] = {}
     for change in await repository.claim_locks_ending(session, now, limit=limit):
         change.lock_released_at = now
-        domain = await domains_repository.by_id(session, change.account_id, change.domain_id)
-        # A newer change restarted the lock: that one's end removes it.
-        if domain is not None and domain.transfer_lock_until == change.transfer_lock_until:
-            emit_lock = lock_payload(domain, lock="registrant_change", action="removed")
-            actor = Actor(change.account_id, None, "worker")
-            await emit_many(session, actor, catalogue.DOMAIN_TRANSFER_LOCK_REMOVED, [emit_lock])
+        ending.setdefault(change.account_id, []).append(change)
         handled += 1
+    for account_id, changes in ending.items():
+        domains = await domains_repository.settings_by_ids(
+            session, account_id, [change.domain_id for change in changes]
+        )
+        by_id = {domain.id: domain for domain in domains}
+        removed = [
+            lock_payload(by_id[change.domain_id], lock="registrant_change", action="removed")
+            for change in changes
+            # A newer change restarted the lock: that one's end removes it.
+            if change.domain_id in by_id
+            and by_id[change.domain_id].transfer_lock_until == change.transfer_lock_until
+        ]
+        actor = Actor(account_id, None, "worker")
+        await emit_many(session, actor, catalogue.DOMAIN_TRANSFER_LOCK_REMOVED, removed)
     return handled
 
 
@@ -646,7 +654,7 @@ def _mail(
 
 def payload(
     change: RegistrantChange,
-    domain: Domain,
+    domain: DomainState,
     registrant: dict[str, Any],
     *,
     expires_at: datetime | None = None,
@@ -690,7 +698,9 @@ async def _emit(
     if not changes:
         return
     account_id = changes[0].account_id
-    found = await domains_repository.by_ids(session, account_id, [c.domain_id for c in changes])
+    found = await domains_repository.settings_by_ids(
+        session, account_id, [c.domain_id for c in changes]
+    )
     by_id = {domain.id: domain for domain in found}
     registrants = {}
     for contact_id in {change.new_contact_id for change in changes}:

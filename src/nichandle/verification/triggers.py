@@ -18,7 +18,7 @@ from nichandle.contacts import service as contacts
 from nichandle.contacts.models import Contact
 from nichandle.domains import names
 from nichandle.domains.models import Domain
-from nichandle.domains.repository import UsedBy, roles_used_by
+from nichandle.domains.repository import UsedBy, registrant_of
 from nichandle.history.service import ContactChange
 from nichandle.verification import service
 from nichandle.verification.models import VerificationReason
@@ -113,12 +113,8 @@ class RegistrantVerification:
         *,
         explicit: bool = True,
     ) -> None:
-        used = await roles_used_by(session, actor.account_id, user, explicit=explicit)
-        refs = [
-            DomainRef(domain_id, name, names.tld_of(name))
-            for domain_id, name, roles in used
-            if "registrant" in roles
-        ]
+        registered = await registrant_of(session, actor.account_id, user, explicit=explicit)
+        refs = [DomainRef(i, name, names.tld_of(name)) for i, name, _own in registered]
         if refs:
             await service.registrant_set(session, actor, contact, refs, reason)
 

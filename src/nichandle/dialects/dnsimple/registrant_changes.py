@@ -40,8 +40,9 @@ from nichandle.registrant_changes.repository import ChangeFilter
 router = APIRouter(prefix="/v2", tags=["dnsimple"])
 
 DnsimpleState = Literal["new", "pending", "completed", "cancelling", "cancelled"]
-# DNSimple's state filter -> ours, and whether a party confirmed ("new": none yet).
-STATE_FILTERS: dict[str, tuple[tuple[ChangeState, ...], bool | None]] = {
+# DNSimple's states -> ours, and whether a party confirmed ("new": none yet): both how a change
+# reads and what the list's state filter selects.
+STATE_FILTERS: dict[DnsimpleState, tuple[tuple[ChangeState, ...], bool | None]] = {
     "new": ((ChangeState.PENDING,), False),
     "pending": ((ChangeState.PENDING,), True),
     "completed": ((ChangeState.APPLIED,), None),
@@ -52,10 +53,12 @@ WireDate = Annotated[date, PlainSerializer(date.isoformat, return_type=str)]
 
 
 def dnsimple_state(change: RegistrantChange, request: RegistrantChangeRequest) -> DnsimpleState:
-    if change.state is ChangeState.PENDING:
-        confirmed = request.prior_confirmed_at or request.new_confirmed_at
-        return "pending" if confirmed else "new"
-    return "completed" if change.state is ChangeState.APPLIED else "cancelled"
+    confirmed = bool(request.prior_confirmed_at or request.new_confirmed_at)
+    return next(
+        name
+        for name, (states, by_a_party) in STATE_FILTERS.items()
+        if change.state in states and by_a_party in (None, confirmed)
+    )
 
 
 class RegistrantChangeCreate(BaseModel):
