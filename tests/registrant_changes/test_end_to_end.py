@@ -366,6 +366,44 @@ async def test_a_new_owner_through_a_domain_patch_waits_and_can_be_cancelled(
     assert missing.status_code == 404
 
 
+async def test_a_new_default_changes_the_unset_registrants_only_once_both_confirm(
+    client: httpx.AsyncClient, team: Team, worker: Worker, mailbox: Mailbox, db: Database
+) -> None:
+    tag = label("default")
+    first = await create_contact(client, team, email=address("default-prior"), is_default=True)
+    gtld, cctld = f"{tag}.com", f"{tag}.de"
+    for name in (gtld, cctld):
+        created = await client.post("/api/v1/domains", json={"name": name}, headers=team.headers)
+        assert created.status_code == 201, created.text
+        assert created.json()["data"]["contacts"]["owner"] == first["handle"]
+    second = await create_contact(client, team, email=address("default-new"), first_name="Piet")
+    await drain(worker)
+    mailbox.received.clear()
+
+    moved = await edit(client, team, second["handle"], is_default=True)
+    assert moved.status_code == 202, moved.text
+    assert moved.json()["data"]["is_default"] is True
+    [pending] = moved.json()["registrant_changes"]
+    assert (pending["domain"], pending["state"]) == (gtld, "pending")
+    assert (pending["prior_contact"], pending["new_contact"]) == (first["handle"], second["handle"])
+    assert set(pending["fields"]) == {"first_name", "email"}
+    # The gTLD keeps the prior default, now named by its own role row; the ccTLD follows.
+    assert (await native_domain(client, team, gtld))["contacts"]["owner"] == first["handle"]
+    assert (await native_domain(client, team, cctld))["contacts"]["owner"] == second["handle"]
+
+    await drain(worker)
+    for party in (first, second):
+        [mail] = mailbox.to(party["email"])
+        assert gtld in body(mail)
+        assert cctld not in body(mail)
+        confirmed = await confirm(client, change_link(mail))
+        assert confirmed.status_code == 200, confirmed.text
+    domain = await native_domain(client, team, gtld)
+    assert domain["contacts"]["owner"] == second["handle"]
+    assert domain["transfer_lock_until"] is not None
+    assert await event_count(db, team, "domain.registrant_change.applied", gtld) == 1
+
+
 async def test_a_designated_agent_for_both_parties_applies_at_once_with_the_lock(
     client: httpx.AsyncClient, team: Team, db: Database
 ) -> None:

@@ -117,6 +117,44 @@ async def test_concurrent_edits_of_one_registrant_start_one_pending_change_per_d
     assert owner["handle"] not in {handle for _name, _email, handle in registrants}
 
 
+async def test_contacts_made_the_default_at_once_hold_each_unset_registrant_once(
+    server: LiveServer, db: Database
+) -> None:
+    team = await new_team(server)
+    account_id = team["account"]["id"]
+    async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
+        first = await make_contact(http)  # the default: every role below is unset
+        names = [f"default-{n}-{secrets.token_hex(3)}.com" for n in range(DOMAINS)]
+        for name in names:
+            created = await http.post("/api/v1/domains", json={"name": name})
+            assert created.status_code == 201, created.text
+        candidates = [await make_contact(http) for _ in range(4)]
+        answers = await asyncio.gather(
+            *(
+                http.patch(f"/api/v1/contacts/{c['handle']}", json={"is_default": True})
+                for c in candidates
+            )
+        )
+    codes = statuses(answers)
+    assert set(codes) <= {200, 202, 409}, codes
+    # The first move holds the domains at the prior default, by their own role rows; the later
+    # moves find no domain leaving the registrant unset.
+    assert codes.count(202) == 1, codes
+    assert await pending_per_domain(db, account_id) == dict.fromkeys(names, 1)
+    registrants = await rows(
+        db,
+        "SELECT c.handle FROM domain d JOIN domain_contact r "
+        "ON r.domain_id = d.id AND r.role = 'registrant' JOIN contact c ON c.id = r.contact_id "
+        "WHERE d.account_id = :a",
+        a=account_id,
+    )
+    assert registrants == [(first["handle"],)] * DOMAINS
+    defaults = await rows(
+        db, "SELECT count(*) FROM contact WHERE account_id = :a AND is_default", a=account_id
+    )
+    assert defaults == [(1,)]
+
+
 async def test_both_parties_confirming_at_once_apply_the_change_once(
     server: LiveServer, db: Database
 ) -> None:

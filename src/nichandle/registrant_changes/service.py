@@ -221,6 +221,25 @@ async def registrant_edited(
     await _start(session, actor, targets, prior, contact, fields, hold=before)
 
 
+async def default_moved(
+    session: AsyncSession, actor: Actor, previous: Contact, new: Contact
+) -> None:
+    """The account's default moved from ``previous`` to ``new``: the domains leaving their
+    registrant role unset would change registrant with it. Pending, they are pinned to
+    ``previous`` (their role names it from then on, whatever the change's outcome)."""
+    fields = registrant_change.repoint_material_fields(
+        contacts.snapshot(previous), contacts.snapshot(new)
+    )
+    if not fields:
+        return
+    user = domains_repository.UsedBy(new.id, True)
+    unset = await domains_repository.registrant_of(session, actor.account_id, user, explicit=False)
+    targets = [Target(i, name, None) for i, name, _own in unset if rules().governs(name)]
+    if targets:
+        prior = Registrant.of(previous.id, contacts.snapshot(previous))
+        await _start(session, actor, targets, prior, new, fields, hold=previous)
+
+
 async def _start(
     session: AsyncSession,
     actor: Actor,
@@ -229,10 +248,11 @@ async def _start(
     new: Contact,
     fields: Sequence[str],
     *,
-    hold: Mapping[str, Any] | None,
+    hold: Mapping[str, Any] | Contact | None,
 ) -> ChangeState:
-    """Records the change of ``targets`` under the policy in force. ``hold``: the prior
-    details of an edited contact, to keep for the domains while the change is pending."""
+    """Records the change of ``targets`` under the policy in force. ``hold``: whom the domains
+    keep as registrant while the change is pending: the prior details of an edited contact
+    (kept as a contact), or the prior contact itself."""
     now = utcnow()
     request, new_request = await _request(session, actor, prior, new, fields, now)
     at_once = request.state is ChangeState.APPLIED
@@ -245,7 +265,9 @@ async def _start(
     )
     await _emit(session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_CANCELLED, replaced)
     if hold is not None and not at_once:
-        kept = await _keep_prior_details(session, actor, hold)
+        kept = (
+            hold if isinstance(hold, Contact) else await _keep_prior_details(session, actor, hold)
+        )
         await roles.repoint_registrants(session, actor, targets, kept)
         prior = Registrant(kept.id, kept.handle, prior.email, prior.name)
     changes = await _insert_changes(session, request, targets, prior, new, now, new_request)

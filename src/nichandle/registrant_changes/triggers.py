@@ -8,11 +8,13 @@ dialect, setContacts, a bulk reassign), and an edit of a contact that is a regis
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nichandle.accounts.service import Actor
 from nichandle.contacts import registrant_change
+from nichandle.contacts import service as contacts
 from nichandle.contacts.models import Contact
 from nichandle.domains.models import Domain
 from nichandle.history.service import ContactChange
@@ -35,6 +37,8 @@ class RegistrantChanges:
     async def contacts_changed(
         self, session: AsyncSession, actor: Actor, changes: Sequence[ContactChange]
     ) -> None:
+        # First: a new default that was edited too is then registrant of its own domains only.
+        await _default_moved(session, actor, changes)
         for change in changes:
             if change.action != "update" or change.before is None or change.after is None:
                 continue
@@ -61,6 +65,28 @@ class RegistrantChanges:
         self, session: AsyncSession, actor: Actor, domain_name: str, previous: Contact, new: Contact
     ) -> bool:
         return await service.would_hold(session, actor, domain_name, previous, new)
+
+
+async def _default_moved(
+    session: AsyncSession, actor: Actor, changes: Sequence[ContactChange]
+) -> None:
+    """The account's default moved (one contact left it, another took it, in this change)."""
+
+    def default(version: dict[str, Any] | None) -> bool:
+        return bool(version and version["is_default"])
+
+    left = next((c for c in changes if default(c.before) and not default(c.after)), None)
+    took = next((c for c in changes if default(c.after) and not default(c.before)), None)
+    if left is None or took is None or left.after is None:
+        return
+    previous = await contacts.find_contact(
+        session, actor.account_id, contacts.ContactRef(id=left.contact_id)
+    )
+    new = await contacts.find_contact(
+        session, actor.account_id, contacts.ContactRef(id=took.contact_id)
+    )
+    if previous is not None and new is not None:
+        await service.default_moved(session, actor, previous, new)
 
 
 REGISTRANT_CHANGES = RegistrantChanges()

@@ -179,7 +179,7 @@ async def list_contacts(
 
 @router.post(
     "/contacts",
-    response_model=ContactEnvelope,
+    response_model=ContactEnvelope | ContactPendingEnvelope,
     status_code=status.HTTP_201_CREATED,
     tags=["contacts"],
     operation_id="createContact",
@@ -187,6 +187,7 @@ async def list_contacts(
         201: CONTACT_LINKS,
         200: {"model": ContactEnvelope, "description": "An identical contact exists: it"}
         | CONTACT_LINKS,
+        202: {"model": ContactPendingEnvelope},
         **TOO_LARGE,
     },
 )
@@ -196,14 +197,17 @@ async def create_contact(
     session: WriteSession,
     actor: ActorDep,
     expand: Expand = None,
-) -> ContactEnvelope:
-    """Create a contact; an identical existing one is returned with 200 instead."""
+) -> ContactEnvelope | ContactPendingEnvelope:
+    """Create a contact; an identical existing one is returned with 200 instead. 202 when,
+    made the default, it started changes of registrant of the domains that leave the role
+    unset (listed, as for an edit)."""
     outcome = await contacts.create_contact(
         session, actor, body.core_fields(), allow_duplicate=body.allow_duplicate
     )
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
-    return ContactEnvelope(data=ContactRead.of(outcome.contact, expansions(expand)))
+    read = ContactRead.of(outcome.contact, expansions(expand))
+    return await _contact_answer(session, response, read)
 
 
 @router.post(
@@ -271,13 +275,20 @@ async def update_contact(
     expand: Expand = None,
 ) -> ContactEnvelope | ContactPendingEnvelope:
     """Update the fields given; name, company name and country cannot change (but for a
-    declared typo fix). 202 when the edit started changes of registrant that wait for both
-    parties' confirmation (cor-2024): they are listed, and their domains keep showing the
-    prior registrant until applied."""
+    declared typo fix). 202 when the edit (or making the contact the default) started changes
+    of registrant that wait for both parties' confirmation (cor-2024): they are listed, and
+    their domains keep showing the prior registrant until applied."""
     contact = await contacts.update_contact(
         session, actor, handle, body.core_changes(), typo_correction=body.typo_correction
     )
     read = ContactRead.of(contact, expansions(expand))
+    return await _contact_answer(session, response, read)
+
+
+async def _contact_answer(
+    session: AsyncSession, response: Response, read: ContactRead
+) -> ContactEnvelope | ContactPendingEnvelope:
+    """The contact, with the changes of registrant the write started and left pending (202)."""
     if pending := registrant_changes.started_in(session):
         response.status_code = status.HTTP_202_ACCEPTED
         changes = await registrant_change_reads(session, pending)
