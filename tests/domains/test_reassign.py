@@ -1,5 +1,5 @@
-"""domains.reassign at scale: a contact serving more domains than one locking statement takes
-(repository._CHUNK), found in a constant number of statements."""
+"""domains.reassign at scale: a contact serving over a thousand domains, found and locked in a
+constant number of statements."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from nichandle.events.models import OutboxEvent
 from nichandle.history.models import DomainRoleChange
 from tests.conftest import Team, contact_payload
 
-DOMAINS = 1_050  # two locking statements
+DOMAINS = 1_050
 
 
 @contextmanager

@@ -79,6 +79,7 @@ async def test_the_default_standing_in_and_a_new_default(
     )
     assert response.status_code == 201, response.text
     successor = await create_contact(client, team, email=new)
+    await designated_agent(client, team.headers)  # the change of registrant applies at once
     response = await client.patch(
         f"/api/v1/contacts/{successor['handle']}", json={"is_default": True}, headers=team.headers
     )

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from nichandle.db.engine import Database
 from nichandle.history.models import DomainRoleChange
-from tests.conftest import Team
+from tests.conftest import Team, designated_agent
 from tests.dialects.namecom.helpers import (
     REQUIRED_DOMAIN_FIELDS,
     ROLES,
@@ -153,6 +153,9 @@ async def test_roles_left_to_the_default_keep_following_it(
     assert response.status_code == 200, response.text
     assert response.json() == domain
 
+    # A change of registrant the policy applies at once (the agent approves both parties); held
+    # pending, the registrant would stay with the prior default (tests/registrant_changes).
+    await designated_agent(client, team.headers)
     new_default = await client.post(
         "/api/v1/contacts",
         json={**_native(DUTCH), "is_default": True},
