@@ -155,6 +155,46 @@ async def test_contacts_made_the_default_at_once_hold_each_unset_registrant_once
     assert defaults == [(1,)]
 
 
+async def test_reassigns_of_one_registrant_at_once_leave_one_pending_change_per_domain(
+    server: LiveServer, db: Database
+) -> None:
+    team = await new_team(server)
+    account_id = team["account"]["id"]
+    async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
+        owner, names = await registrant_of_domains(http, "reassigns", count=6)
+        others = [await make_contact(http) for _ in range(3)]
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    f"/api/v1/contacts/{owner['handle']}/reassign",
+                    json={"to": other["handle"], "roles": ["owner"]},
+                )
+                for other in others
+                for _twice in range(2)
+            )
+        )
+    codes = statuses(answers)
+    assert set(codes) <= {200, 409}, codes
+    done = [a.json()["data"] for a in answers if a.status_code == 200]
+    # The domains are locked in one order: the reassigns take turns, each finds the role still
+    # naming the owner (held) and replaces the pending change before it.
+    assert all(sorted(d["pending_registrant_changes"]) == sorted(names) for d in done), done
+    assert await pending_per_domain(db, account_id) == dict.fromkeys(names, 1)
+    cancelled = await rows(
+        db,
+        "SELECT count(*) FROM registrant_change WHERE account_id = :a AND state = 'cancelled'",
+        a=account_id,
+    )
+    assert cancelled == [((len(done) - 1) * len(names),)]
+    registrants = await rows(
+        db,
+        "SELECT DISTINCT c.handle FROM domain_contact r JOIN contact c ON c.id = r.contact_id "
+        "WHERE r.account_id = :a AND r.role = 'registrant'",
+        a=account_id,
+    )
+    assert registrants == [(owner["handle"],)]
+
+
 async def test_both_parties_confirming_at_once_apply_the_change_once(
     server: LiveServer, db: Database
 ) -> None:

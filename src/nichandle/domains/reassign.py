@@ -19,7 +19,7 @@ from nichandle.contacts.models import Contact
 from nichandle.contacts.service import ContactRef
 from nichandle.domains import names, repository
 from nichandle.domains.models import ROLES
-from nichandle.domains.roles import assign_roles, registrant_would_wait
+from nichandle.domains.roles import assign_roles, many_domains, registrant_would_wait
 from nichandle.errors import ErrorCollector, FieldErrors
 
 # A selection longer than this is a list to split, not one change to review.
@@ -159,8 +159,8 @@ async def reassign_contact(
         raise FieldErrors(errors.problems)
     changed: list[tuple[str, list[str]]] = []
     pending: list[str] = []
-    for domain_id, name, held in found:
-        if dry_run:
+    if dry_run:
+        for _domain_id, name, held in found:
             waits = "registrant" in held and await registrant_would_wait(
                 session, actor, name, source, target
             )
@@ -168,17 +168,19 @@ async def reassign_contact(
                 pending.append(name)
             if moved := [role for role in held if not (waits and role == "registrant")]:
                 changed.append((name, moved))
-            continue
-        domain = locked.get(domain_id)
-        if domain is None:
-            continue  # deleted meanwhile
-        holder = {row.role: row.contact_id for row in domain.roles}
-        moving = {role: target for role in selection.roles if holder.get(role) == source.id}
-        moved = await assign_roles(session, actor, domain, moving)
-        if "registrant" in moving and "registrant" not in moved:
-            pending.append(name)  # held by the change-of-registrant policy
-        if moved:
-            changed.append((name, moved))
+    else:
+        async with many_domains(session, actor):
+            for domain_id, name, _held in found:
+                domain = locked.get(domain_id)
+                if domain is None:
+                    continue  # deleted meanwhile
+                holder = {row.role: row.contact_id for row in domain.roles}
+                moving = {r: target for r in selection.roles if holder.get(r) == source.id}
+                moved = await assign_roles(session, actor, domain, moving)
+                if "registrant" in moving and "registrant" not in moved:
+                    pending.append(name)  # held by the change-of-registrant policy
+                if moved:
+                    changed.append((name, moved))
     fallback = 0
     if source.is_default:
         fallback = await repository.count_unset(

@@ -3,7 +3,8 @@ changes (registry sync of every domain a contact serves, the refusal to delete o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -56,6 +57,17 @@ class RegistrantPolicy(Protocol):
         """Whether registrant_repointed would hold it, deciding nothing (a dry run)."""
         ...
 
+    def many_domains(self, session: AsyncSession) -> None:
+        """The roles of many domains are assigned next (many_domains below)."""
+        ...
+
+    async def many_domains_done(
+        self, session: AsyncSession, actor: Actor, *, completed: bool
+    ) -> None:
+        """They are: what the policy held back to do together is done now (dropped when the
+        assignments failed: their transaction is rolled back)."""
+        ...
+
 
 _watchers: list[RegistrantWatch] = []
 _policies: list[RegistrantPolicy] = []
@@ -78,6 +90,24 @@ async def _registrant_set(
 ) -> None:
     for watcher in _watchers:
         await watcher.registrant_set(session, actor, domain, created=created)
+
+
+@asynccontextmanager
+async def many_domains(session: AsyncSession, actor: Actor) -> AsyncIterator[None]:
+    """Role assignments of many domains in one transaction (a reassign): the policy may record
+    its changes of registrant together at the end, in a few statements for thousands of
+    domains instead of several per domain. Nothing is recorded if the block fails (the
+    transaction is rolled back with it)."""
+    for policy in _policies:
+        policy.many_domains(session)
+    try:
+        yield
+    except BaseException:
+        for policy in _policies:
+            await policy.many_domains_done(session, actor, completed=False)
+        raise
+    for policy in _policies:
+        await policy.many_domains_done(session, actor, completed=True)
 
 
 def used_by(contact: Contact) -> UsedBy:

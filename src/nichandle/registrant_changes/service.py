@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -66,6 +66,7 @@ from nichandle.verification.models import VerificationMethod
 _STARTED = "nichandle_registrant_changes"
 _REQUESTS = "nichandle_registrant_change_requests"
 _MADE = "nichandle_registrant_changes_made"  # pending or applied
+_BATCH = "nichandle_registrant_change_batch"
 
 
 class Target(NamedTuple):
@@ -121,8 +122,52 @@ async def registrant_repointed(
     row = next((r for r in domain.roles if r.role == "registrant"), None)
     target = Target(domain.id, domain.name, row.contact.handle if row else None)
     prior = Registrant.of(previous.id, contacts.snapshot(previous))
+    batch: _Batch | None = session.info.get(_BATCH)
+    if batch is not None:
+        return await batch.add(session, actor.account_id, target, prior, new, fields)
     state = await _start(session, actor, [target], prior, new, fields, hold=None)
     return state is ChangeState.PENDING
+
+
+@dataclass
+class _Batch:
+    """The changes of registrant of many domains' role assignments (a reassign), started
+    together when they are done: one request, a few statements in all, not several per
+    domain."""
+
+    at_once: bool | None = None
+    targets: dict[tuple[Registrant, Contact, tuple[str, ...]], list[Target]] = field(
+        default_factory=dict
+    )
+
+    async def add(
+        self,
+        session: AsyncSession,
+        account_id: int,
+        target: Target,
+        prior: Registrant,
+        new: Contact,
+        fields: Sequence[str],
+    ) -> bool:
+        """Whether the change will be held pending (as registrant_repointed answers)."""
+        if self.at_once is None:
+            _agent_found, self.at_once = await _decision(session, account_id)
+        self.targets.setdefault((prior, new, tuple(fields)), []).append(target)
+        return not self.at_once
+
+
+def many_domains(session: AsyncSession) -> None:
+    """Registrants repointed from now on are batched until started_together."""
+    session.info[_BATCH] = _Batch()
+
+
+async def started_together(session: AsyncSession, actor: Actor, *, completed: bool) -> None:
+    """Starts the changes batched since many_domains (drops them unless ``completed``)."""
+    batch: _Batch | None = session.info.pop(_BATCH, None)
+    if batch is None or not completed:
+        return
+    for (prior, new, fields), targets in batch.targets.items():
+        await _start(session, actor, targets, prior, new, fields, hold=None)
 
 
 @dataclass(frozen=True)

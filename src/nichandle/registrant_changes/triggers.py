@@ -66,6 +66,14 @@ class RegistrantChanges:
     ) -> bool:
         return await service.would_hold(session, actor, domain_name, previous, new)
 
+    def many_domains(self, session: AsyncSession) -> None:
+        service.many_domains(session)
+
+    async def many_domains_done(
+        self, session: AsyncSession, actor: Actor, *, completed: bool
+    ) -> None:
+        await service.started_together(session, actor, completed=completed)
+
 
 async def _default_moved(
     session: AsyncSession, actor: Actor, changes: Sequence[ContactChange]
