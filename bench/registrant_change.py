@@ -6,7 +6,8 @@ details, and N pending changes (one request, one mail per party) are recorded.
 Measured: the editing transaction, from its first statement to its commit (the target is under
 3 s for 10,000 domains on PostgreSQL), over several rounds (a fresh account each: the first
 edit moves the domains away from the contact, so a second one would change none), min and
-median; the database then holds N pending changes.
+median; the database then holds N pending changes. Then, on another account, a reassign of
+the registrant role of 1,000 .com domains to another person (``--reassign-domains``, 0 skips).
 
     .venv/bin/python -m bench.registrant_change --backend postgresql --domains 10000
 """
@@ -35,10 +36,14 @@ from nichandle.db import migrate
 from nichandle.db.engine import Database
 from nichandle.db.engine import create_database as open_database
 from nichandle.db.session import unit_of_work
+from nichandle.domains.reassign import reassign_contact
 from nichandle.events.models import OutboxEvent
 from nichandle.registrant_changes import service as registrant_changes
 from nichandle.registrant_changes.models import ChangeState, RegistrantChange
 from nichandle.settings import Settings
+
+REASSIGN_DOMAINS = 1_000
+REASSIGN_ROUND = 1_000  # its account's and domains' names, apart from the edit rounds'
 
 
 async def _seed(db: Database, domains: int, round_: int) -> tuple[Actor, str]:
@@ -108,7 +113,40 @@ async def edit_round(
     }
 
 
-async def measure(url: str, admin_url: str, domains: int, rounds: int) -> dict[str, Any]:
+async def reassign_round(db: Database, domains: int) -> dict[str, Any]:
+    """The registrant role of ``domains`` .com domains reassigned to another person in one
+    transaction (the native reassign, CLI and web UI run it): every change is held pending, and
+    the changes are started together (domains.roles.many_domains)."""
+    actor, handle = await _seed(db, domains, REASSIGN_ROUND)
+    async with unit_of_work(db) as session:
+        other = {**REGISTRANT, "first_name": "Other", "email": "other@example.org"}
+        to = (await contacts.create_contact(session, actor, other)).contact.handle
+    statements = 0
+
+    def count(*_args: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(db.writer.sync_engine, "before_cursor_execute", count)
+    started = time.perf_counter()
+    async with unit_of_work(db) as session:
+        done = await reassign_contact(session, actor, handle, to, roles=["registrant"])
+    seconds = time.perf_counter() - started
+    event.remove(db.writer.sync_engine, "before_cursor_execute", count)
+    pending = await _pending(db, actor.account_id)
+    if pending != domains or len(done.pending_registrant) != domains:
+        raise SystemExit(f"reassign: expected {domains} pending changes, got {pending}")
+    return {
+        "domains": domains,
+        "seconds": round(seconds, 3),
+        "statements": statements,
+        "pending": pending,
+    }
+
+
+async def measure(
+    url: str, admin_url: str, domains: int, rounds: int, reassign_domains: int = 0
+) -> dict[str, Any]:
     write_path.connect()
     db = open_database(Settings(database_url=url))
     try:
@@ -129,16 +167,24 @@ async def measure(url: str, admin_url: str, domains: int, rounds: int) -> dict[s
             "median_seconds": round(statistics.median(times), 3),
             "pending": results[-1]["pending"],
             "started_events": results[-1]["started_events"],
+            "reassign": await reassign_round(db, reassign_domains) if reassign_domains else None,
         }
     finally:
         await db.dispose()
 
 
-async def run(backend: str, domains: int, admin_url: str, rounds: int = 3) -> dict[str, Any]:
+async def run(
+    backend: str,
+    domains: int,
+    admin_url: str,
+    rounds: int = 3,
+    reassign_domains: int = REASSIGN_DOMAINS,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         url = await create_database(backend, admin_url, Path(directory))
         try:
-            return {"backend": backend, **await measure(url, admin_url, domains, rounds)}
+            measured = await measure(url, admin_url, domains, rounds, reassign_domains)
+            return {"backend": backend, **measured}
         finally:
             await drop_database(url, admin_url)
 
@@ -148,9 +194,12 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--domains", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reassign-domains", type=int, default=REASSIGN_DOMAINS, help="0 skips")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     args = parser.parse_args()
-    result = asyncio.run(run(args.backend, args.domains, args.postgres_url, args.rounds))
+    result = asyncio.run(
+        run(args.backend, args.domains, args.postgres_url, args.rounds, args.reassign_domains)
+    )
     print(json.dumps(result))
 
 

@@ -627,6 +627,11 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                     f"  {changed['median_seconds']:.2f} s in one transaction (median), "
                     f"{changed['pending']:,} pending changes"
                 )
+                if moved := changed["reassign"]:
+                    console_print(
+                        f"  reassign of {moved['domains']:,} registrants: "
+                        f"{moved['seconds']:.2f} s, {moved['statements']} statements"
+                    )
         finally:
             asyncio.run(drop_database(url, args.postgres_url))
     return {

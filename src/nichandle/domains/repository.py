@@ -370,9 +370,10 @@ async def set_registrant(
     contact_id: int,
     *,
     at: datetime,
-) -> None:
+) -> list[DomainSettings]:
     """The registrant role of many domains to one contact: their rows updated (``with_row``),
-    rows added where the role was unset; their ``updated_at`` moved."""
+    rows added where the role was unset; their ``updated_at`` moved. The domains' settings as
+    they are then (for their events, with no query of their own)."""
     await session.execute(
         update(DomainContact)
         .where(
@@ -388,12 +389,14 @@ async def set_registrant(
         for i in unset
     ]
     await insert_rows(session, cast(Table, DomainContact.__table__), rows)
-    await session.execute(
+    moved = await session.execute(
         update(Domain)
         .where(Domain.account_id == account_id, among(Domain.id, [*with_row, *unset]))
         .values(updated_at=at)
+        .returning(*_SETTINGS)
         .execution_options(synchronize_session=False)
     )
+    return [DomainSettings._make(row) for row in moved]
 
 
 async def set_transfer_lock(

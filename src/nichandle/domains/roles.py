@@ -17,7 +17,7 @@ from nichandle.contacts.validation import TEXT_FIELDS
 from nichandle.db.base import utcnow
 from nichandle.domains import dispute_hold, repository
 from nichandle.domains.models import Domain, DomainContact
-from nichandle.domains.repository import UsedBy
+from nichandle.domains.repository import DomainSettings, UsedBy
 from nichandle.events import catalogue
 from nichandle.events.service import emit, emit_many
 from nichandle.history.service import (
@@ -229,18 +229,19 @@ async def repoint_registrants(
     actor: Actor,
     domains: Sequence[tuple[int, str, str | None]],
     contact: Contact,
-) -> None:
+) -> list[DomainSettings]:
     """Points the registrant role of many domains at ``contact`` in a few statements (the
     change-of-registrant policy, for a registrant of thousands of domains): ``domains`` are
     (id, name, the handle the role names now or None for the default). History and a
     ``domain.contacts_changed`` each, as assign_roles writes; the policy has decided already,
-    so no watcher is told. The domains' ORM objects in this session are stale afterwards."""
+    so no watcher is told. The domains' ORM objects in this session are stale afterwards; their
+    settings as they are now are returned."""
     if not domains:
-        return
+        return []
     now = utcnow()
     ids = [domain_id for domain_id, _name, _before in domains]
     explicit = {domain_id for domain_id, _name, before in domains if before is not None}
-    await repository.set_registrant(
+    moved = await repository.set_registrant(
         session,
         contact.account_id,
         [i for i in ids if i in explicit],
@@ -267,6 +268,7 @@ async def repoint_registrants(
             for domain_id, name, _before in domains
         ],
     )
+    return moved
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from nichandle.domains import dispute_hold, roles
 from nichandle.domains import repository as domains_repository
 from nichandle.domains import service as domains
 from nichandle.domains.models import Domain
+from nichandle.domains.repository import DomainSettings
 from nichandle.domains.service import actor_label
 from nichandle.domains.status import DomainState, lock_payload, settings_payload
 from nichandle.errors import Conflict, ErrorCollector, NotApplicable, NotFound
@@ -309,15 +310,21 @@ async def _start(
         at=now,
     )
     await _emit(session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_CANCELLED, replaced)
+    domains = None
     if hold is not None and not at_once:
         kept = (
             hold if isinstance(hold, Contact) else await _keep_prior_details(session, actor, hold)
         )
-        await roles.repoint_registrants(session, actor, targets, kept)
+        domains = await roles.repoint_registrants(session, actor, targets, kept)
         prior = Registrant(kept.id, kept.handle, prior.email, prior.name)
     changes = await _insert_changes(session, request, targets, prior, new, now, new_request)
     await _emit(
-        session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_STARTED, changes, request=request
+        session,
+        actor,
+        catalogue.DOMAIN_REGISTRANT_CHANGE_STARTED,
+        changes,
+        request=request,
+        domains=domains,
     )
     if at_once:
         await _applied(session, actor, request, changes, now, notify=new_request)
@@ -759,15 +766,17 @@ async def _emit(
     *,
     request: RegistrantChangeRequest | None = None,
     confirmed_by: str | None = None,
+    domains: Sequence[DomainSettings] | None = None,
 ) -> None:
-    """One event per change, with its domain's settings and the new registrant (a domain
-    deleted meanwhile has its own domain.deleted)."""
+    """One event per change, with its domain's settings (read now unless ``domains`` has
+    them) and the new registrant (a domain deleted meanwhile has its own domain.deleted)."""
     if not changes:
         return
     account_id = changes[0].account_id
-    found = await domains_repository.settings_by_ids(
-        session, account_id, [c.domain_id for c in changes]
-    )
+    found = domains
+    if found is None:
+        ids = [c.domain_id for c in changes]
+        found = await domains_repository.settings_by_ids(session, account_id, ids)
     by_id = {domain.id: domain for domain in found}
     registrants = {}
     for contact_id in {change.new_contact_id for change in changes}:
