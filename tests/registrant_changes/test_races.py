@@ -87,6 +87,18 @@ async def pending_per_domain(db: Database, account_id: int) -> dict[str, int]:
     return dict(found)
 
 
+async def registrants(db: Database, account_id: int) -> list[tuple[str, str, str]]:
+    """(domain, email, handle) of each of the account's domains' own registrant role row."""
+    found = await rows(
+        db,
+        "SELECT d.name, c.email, c.handle FROM domain d JOIN domain_contact r "
+        "ON r.domain_id = d.id AND r.role = 'registrant' JOIN contact c ON c.id = r.contact_id "
+        "WHERE d.account_id = :a ORDER BY d.name",
+        a=account_id,
+    )
+    return [(name, email, handle) for name, email, handle in found]
+
+
 async def test_concurrent_edits_of_one_registrant_start_one_pending_change_per_domain(
     server: LiveServer, db: Database
 ) -> None:
@@ -106,15 +118,9 @@ async def test_concurrent_edits_of_one_registrant_start_one_pending_change_per_d
     # no longer their registrant.
     assert codes.count(202) == 1, codes
     assert await pending_per_domain(db, account_id) == dict.fromkeys(names, 1)
-    registrants = await rows(
-        db,
-        "SELECT d.name, c.email, c.handle FROM domain d JOIN domain_contact r "
-        "ON r.domain_id = d.id AND r.role = 'registrant' JOIN contact c ON c.id = r.contact_id "
-        "WHERE d.account_id = :a",
-        a=account_id,
-    )
-    assert {email for _name, email, _handle in registrants} == {owner["email"]}
-    assert owner["handle"] not in {handle for _name, _email, handle in registrants}
+    held = await registrants(db, account_id)
+    assert {email for _name, email, _handle in held} == {owner["email"]}
+    assert owner["handle"] not in {handle for _name, _email, handle in held}
 
 
 async def test_contacts_made_the_default_at_once_hold_each_unset_registrant_once(
@@ -141,14 +147,8 @@ async def test_contacts_made_the_default_at_once_hold_each_unset_registrant_once
     # moves find no domain leaving the registrant unset.
     assert codes.count(202) == 1, codes
     assert await pending_per_domain(db, account_id) == dict.fromkeys(names, 1)
-    registrants = await rows(
-        db,
-        "SELECT c.handle FROM domain d JOIN domain_contact r "
-        "ON r.domain_id = d.id AND r.role = 'registrant' JOIN contact c ON c.id = r.contact_id "
-        "WHERE d.account_id = :a",
-        a=account_id,
-    )
-    assert registrants == [(first["handle"],)] * DOMAINS
+    held = await registrants(db, account_id)
+    assert [handle for _name, _email, handle in held] == [first["handle"]] * DOMAINS
     defaults = await rows(
         db, "SELECT count(*) FROM contact WHERE account_id = :a AND is_default", a=account_id
     )
@@ -186,13 +186,8 @@ async def test_reassigns_of_one_registrant_at_once_leave_one_pending_change_per_
         a=account_id,
     )
     assert cancelled == [((len(done) - 1) * len(names),)]
-    registrants = await rows(
-        db,
-        "SELECT DISTINCT c.handle FROM domain_contact r JOIN contact c ON c.id = r.contact_id "
-        "WHERE r.account_id = :a AND r.role = 'registrant'",
-        a=account_id,
-    )
-    assert registrants == [(owner["handle"],)]
+    held = await registrants(db, account_id)
+    assert {handle for _name, _email, handle in held} == {owner["handle"]}
 
 
 async def test_both_parties_confirming_at_once_apply_the_change_once(

@@ -393,7 +393,7 @@ async def set_registrant(
         update(Domain)
         .where(Domain.account_id == account_id, among(Domain.id, [*with_row, *unset]))
         .values(updated_at=at)
-        .returning(*_SETTINGS)
+        .returning(*SETTINGS)
         .execution_options(synchronize_session=False)
     )
     return [DomainSettings._make(row) for row in moved]
@@ -438,12 +438,13 @@ class DomainSettings(NamedTuple):
     transfer_lock_until: datetime | None
 
 
-_SETTINGS = tuple(getattr(Domain, field) for field in DomainSettings._fields)
+# The columns, for a SELECT or an UPDATE's RETURNING.
+SETTINGS = tuple(getattr(Domain, field) for field in DomainSettings._fields)
 
 
 async def settings_by_ids(
     session: AsyncSession, account_id: int, domain_ids: Sequence[int]
 ) -> list[DomainSettings]:
     """The domains' settings as they are now (deleted ones left out)."""
-    query = select(*_SETTINGS).where(Domain.account_id == account_id, among(Domain.id, domain_ids))
+    query = select(*SETTINGS).where(Domain.account_id == account_id, among(Domain.id, domain_ids))
     return [DomainSettings._make(row) for row in await session.execute(query)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,6 +16,7 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from nichandle.contacts.models import Contact
 from nichandle.db.lists import among
 from nichandle.domains.models import Domain, DomainContact, DomainStatus
+from nichandle.domains.repository import SETTINGS, DomainSettings
 from nichandle.verification.models import (
     Verification,
     VerificationDomain,
@@ -25,31 +26,6 @@ from nichandle.verification.models import (
 )
 
 OPEN = Verification.state == VerificationState.OPEN
-
-
-class DomainRow(NamedTuple):
-    """A domain as a suspension or its lifting returns it (for events and history)."""
-
-    id: int
-    name: str
-    status: DomainStatus
-    autorenew: bool
-    privacy: bool
-    locked: bool
-    expires_at: datetime
-    created_at: datetime
-
-
-_RETURNED = (
-    Domain.id,
-    Domain.name,
-    Domain.status,
-    Domain.autorenew,
-    Domain.privacy,
-    Domain.locked,
-    Domain.expires_at,
-    Domain.created_at,
-)
 
 
 async def open_for_email(
@@ -259,7 +235,7 @@ async def claim_due(session: AsyncSession, now: datetime, *, limit: int) -> list
 
 async def suspend(
     session: AsyncSession, verification: Verification, *, reason: str, at: datetime
-) -> list[DomainRow]:
+) -> list[DomainSettings]:
     """Suspends, in one statement, the verification's domains that are registered and whose
     registrant (their own, or the account default standing in) still has its email."""
     registrant = DomainContact.__table__.alias("registrant")
@@ -290,15 +266,15 @@ async def suspend(
         update(Domain)
         .where(Domain.id.in_(still.scalar_subquery()))
         .values(status=DomainStatus.SUSPENDED, suspended_reason=reason, updated_at=at)
-        .returning(*_RETURNED)
+        .returning(*SETTINGS)
         .execution_options(synchronize_session=False)
     )
-    return sorted((DomainRow._make(row) for row in rows), key=lambda row: row.name)
+    return sorted((DomainSettings._make(row) for row in rows), key=lambda row: row.name)
 
 
 async def unsuspend(
     session: AsyncSession, verification_id: int, *, reason: str, at: datetime
-) -> list[DomainRow]:
+) -> list[DomainSettings]:
     """Lifts, in one statement, every suspension of the verification's domains it caused."""
     concerned = select(VerificationDomain.domain_id).where(
         VerificationDomain.verification_id == verification_id
@@ -312,7 +288,7 @@ async def unsuspend_domains(
     *,
     reason: str,
     at: datetime,
-) -> list[DomainRow]:
+) -> list[DomainSettings]:
     """Lifts, in one statement, the suspensions of those domains (a query of them, or a list)
     ``reason`` gave."""
     concerned = (
@@ -328,10 +304,10 @@ async def unsuspend_domains(
             Domain.suspended_reason == reason,
         )
         .values(status=DomainStatus.REGISTERED, suspended_reason=None, updated_at=at)
-        .returning(*_RETURNED)
+        .returning(*SETTINGS)
         .execution_options(synchronize_session=False)
     )
-    lifted = sorted((DomainRow._make(row) for row in rows), key=lambda row: row.name)
+    lifted = sorted((DomainSettings._make(row) for row in rows), key=lambda row: row.name)
     # The domains this transaction holds (the one a request answers with) read the same.
     for domain in lifted:
         held = session.identity_map.get(identity_key(Domain, domain.id))

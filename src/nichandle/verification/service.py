@@ -24,6 +24,7 @@ from nichandle.contacts.models import Contact
 from nichandle.db.base import utcnow
 from nichandle.db.rows import insert_rows
 from nichandle.domains.models import Domain, DomainStatus
+from nichandle.domains.repository import DomainSettings
 from nichandle.errors import Conflict, NotApplicable, NotFound, RateLimited
 from nichandle.events import catalogue
 from nichandle.events.service import emit, emit_many
@@ -119,7 +120,7 @@ async def _lift_for_verified_registrant(
     await emit_many(
         session, actor, catalogue.DOMAIN_UNSUSPENDED, [_suspension(d, now) for d in lifted]
     )
-    by_verification: dict[int, list[repository.DomainRow]] = {}
+    by_verification: dict[int, list[DomainSettings]] = {}
     for domain in lifted:
         by_verification.setdefault(waiting[domain.id].id, []).append(domain)
     for domain_rows in by_verification.values():
@@ -470,7 +471,7 @@ async def _suspend(
     await _entries(session, verification, EntryKind.SUSPENDED, "worker", suspended)
 
 
-def _suspension(domain: repository.DomainRow, now: datetime) -> catalogue.DomainSuspension:
+def _suspension(domain: DomainSettings, now: datetime) -> catalogue.DomainSuspension:
     held = domain.status is DomainStatus.SUSPENDED
     return catalogue.DomainSuspension(
         domain=domain.name,
@@ -494,7 +495,7 @@ async def _entries(
     verification: Verification,
     kind: EntryKind,
     channel: str,
-    domains: Sequence[repository.DomainRow],
+    domains: Sequence[DomainSettings],
 ) -> None:
     """History: an entry of the contact, and one of each domain given."""
     now = utcnow()
