@@ -366,6 +366,52 @@ async def test_a_new_owner_through_a_domain_patch_waits_and_can_be_cancelled(
     assert missing.status_code == 404
 
 
+async def test_editing_the_new_registrant_again_asks_both_parties_again(
+    client: httpx.AsyncClient, team: Team, worker: Worker, mailbox: Mailbox, db: Database
+) -> None:
+    tag = label("again")
+    name = f"{tag}.com"
+    owner = await registrant_of(client, team, [name], tag="again-prior")
+    handle, old_email = owner["handle"], owner["email"]
+    first_email, second_email = address("again-first"), address("again-second")
+    await drain(worker)
+    mailbox.received.clear()
+
+    assert (await edit(client, team, handle, email=first_email)).status_code == 202
+    await drain(worker)
+    stale = change_link(mailbox.to(first_email)[-1])
+    # What the parties were asked to confirm is no longer what would apply: asked again.
+    again = await edit(client, team, handle, email=second_email)
+    assert again.status_code == 202, again.text
+    [pending] = again.json()["registrant_changes"]
+    assert pending["domain"] == name
+    changes = await changes_of(db, team)
+    assert [c.state.value for c in changes] == ["cancelled", "pending"]
+    assert (await client.get(stale)).status_code == 410
+    await drain(worker)
+    assert not mailbox.to(first_email)[1:]  # the address it no longer has is not asked again
+    for to in (old_email, second_email):
+        confirmed = await confirm(client, change_link(mailbox.to(to)[-1]))
+        assert confirmed.status_code == 200, confirmed.text
+    domain = await native_domain(client, team, name)
+    assert domain["contacts"]["owner"] == handle
+    namecom = (await client.get(f"/core/v1/domains/{name}", auth=auth(team))).json()
+    assert namecom["contacts"]["registrant"]["email"] == second_email
+
+    # Back to the prior details while pending: no change of registrant is left to confirm.
+    other = f"{tag}-back.com"
+    back = await registrant_of(client, team, [other], tag="back-prior")
+    held = await edit(client, team, back["handle"], email=address("back-new"))
+    assert held.status_code == 202, held.text
+    returned = await edit(client, team, back["handle"], email=back["email"])
+    assert returned.status_code == 200, returned.text
+    listed = await client.get(
+        "/api/v1/registrant-changes", params={"domain": other}, headers=team.headers
+    )
+    assert [c["state"] for c in listed.json()["data"]] == ["cancelled"]
+    assert await event_count(db, team, "domain.registrant_change.cancelled", other) == 1
+
+
 async def test_a_new_default_changes_the_unset_registrants_only_once_both_confirm(
     client: httpx.AsyncClient, team: Team, worker: Worker, mailbox: Mailbox, db: Database
 ) -> None:

@@ -94,9 +94,16 @@ async def request_by_id(
 
 
 async def requests_by_ids(
-    session: AsyncSession, request_ids: set[int]
+    session: AsyncSession, request_ids: set[int], *, lock: bool = False
 ) -> dict[int, RegistrantChangeRequest]:
-    query = select(RegistrantChangeRequest).where(RegistrantChangeRequest.id.in_(request_ids))
+    """The requests; ``lock``: locked in id order, as they are now."""
+    query = select(RegistrantChangeRequest).where(among(RegistrantChangeRequest.id, request_ids))
+    if lock:
+        query = (
+            query.order_by(RegistrantChangeRequest.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     return {request.id: request for request in await session.scalars(query)}
 
 
@@ -148,6 +155,19 @@ async def end_pending(
         .execution_options(populate_existing=True, synchronize_session=False)
     )
     return list((await session.scalars(statement)).all())
+
+
+async def pending_for_new_contact(
+    session: AsyncSession, account_id: int, contact_id: int
+) -> Sequence[RegistrantChange]:
+    """The pending changes that would make the contact their domains' registrant, by domain."""
+    query = select(RegistrantChange).where(
+        RegistrantChange.account_id == account_id,
+        RegistrantChange.state == ChangeState.PENDING,
+        RegistrantChange.new_contact_id == contact_id,
+    )
+    query = query.order_by(RegistrantChange.domain_name)
+    return (await session.scalars(query.execution_options(populate_existing=True))).all()
 
 
 async def pending_domain_names_for_new_contact(

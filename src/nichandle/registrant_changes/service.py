@@ -253,7 +253,9 @@ async def registrant_edited(
     fields: Sequence[str],
 ) -> None:
     """A material edit of ``contact``, which may be the registrant of domains the policy
-    governs (by its own role rows, or as the default standing in for unset ones)."""
+    governs (by its own role rows, or as the default standing in for unset ones), or the new
+    registrant of pending changes."""
+    await _new_party_edited(session, actor, contact)
     user = domains_repository.UsedBy(contact.id, contact.is_default)
     registered = await domains_repository.registrant_of(session, actor.account_id, user)
     targets = [
@@ -265,6 +267,33 @@ async def registrant_edited(
         return
     prior = Registrant.of(contact.id, before)
     await _start(session, actor, targets, prior, contact, fields, hold=before)
+
+
+async def _new_party_edited(session: AsyncSession, actor: Actor, contact: Contact) -> None:
+    """The new registrant of pending changes was edited: what the parties were asked to
+    confirm is no longer what would apply. Each is replaced by a change to the contact as it is
+    now (both parties asked again), or cancelled when it now has the prior registrant's name,
+    organisation and email."""
+    pending = await repository.pending_for_new_contact(session, actor.account_id, contact.id)
+    if not pending:
+        return
+    # Their requests first, as a confirmation locks them; then the changes as they are now.
+    await repository.requests_by_ids(session, {c.request_id for c in pending}, lock=True)
+    pending = await repository.pending_for_new_contact(session, actor.account_id, contact.id)
+    by_prior: dict[int | None, list[RegistrantChange]] = {}
+    for change in pending:
+        by_prior.setdefault(change.prior_contact_id, []).append(change)
+    for prior_id, changes in by_prior.items():
+        ref = contacts.ContactRef(id=prior_id) if prior_id is not None else None
+        prior = ref and await contacts.find_contact(session, actor.account_id, ref)
+        version = contacts.snapshot(prior) if prior else {}
+        fields = registrant_change.repoint_material_fields(version, contacts.snapshot(contact))
+        if fields:
+            targets = [Target(c.domain_id, c.domain_name, c.prior_handle) for c in changes]
+            registrant = Registrant.of(prior_id, version)
+            await _start(session, actor, targets, registrant, contact, fields, hold=None)
+        else:
+            await _replace_pending(session, actor, [c.domain_id for c in changes], utcnow())
 
 
 async def default_moved(
@@ -302,14 +331,7 @@ async def _start(
     now = utcnow()
     request, new_request = await _request(session, actor, prior, new, fields, now)
     at_once = request.state is ChangeState.APPLIED
-    replaced = await repository.end_pending(
-        session,
-        actor.account_id,
-        [t.domain_id for t in targets],
-        ChangeState.CANCELLED,
-        at=now,
-    )
-    await _emit(session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_CANCELLED, replaced)
+    await _replace_pending(session, actor, [t.domain_id for t in targets], now)
     domains = None
     if hold is not None and not at_once:
         kept = (
@@ -334,6 +356,31 @@ async def _start(
             if new_request and _confirmed_at(request, party) is None:
                 _mail(session, request, party, MailKind.CONFIRM)
     return request.state
+
+
+async def _replace_pending(
+    session: AsyncSession, actor: Actor, domain_ids: Sequence[int], now: datetime
+) -> None:
+    """Cancels the pending changes of these domains (a newer change replaces them, or none is
+    needed any more); a request left with none pending ends too, so its links say so. The
+    requests are locked first, as a confirmation locks them."""
+    pending = await repository.pending_for_domains(session, actor.account_id, domain_ids)
+    if not pending:
+        return
+    requests = await repository.requests_by_ids(
+        session, {change.request_id for change in pending.values()}, lock=True
+    )
+    ended = await repository.end_pending(
+        session, actor.account_id, list(pending), ChangeState.CANCELLED, at=now
+    )
+    # Not one this transaction made: the change replacing them may be joining it.
+    made_now = {request.id for request in session.info.get(_REQUESTS, {}).values()}
+    for request in requests.values():
+        if request.id in made_now or request.state is not ChangeState.PENDING:
+            continue
+        if not await repository.of_request(session, request.id, state=ChangeState.PENDING):
+            request.state, request.ended_at = ChangeState.CANCELLED, now
+    await _emit(session, actor, catalogue.DOMAIN_REGISTRANT_CHANGE_CANCELLED, ended)
 
 
 async def _request(
@@ -596,6 +643,12 @@ async def by_token(session: AsyncSession, token: str, *, lock: bool = False) -> 
 
 async def confirm_by_token(session: AsyncSession, token: str) -> Confirmation:
     """A party confirmed through its mailed link; with both confirmed, the change applies."""
+    # The new registrant before the request, as an edit of it (which may replace the request)
+    # locks them: the two queue instead of deadlocking.
+    peek = await by_token(session, token)
+    if pending := await repository.of_request(session, peek.request.id, state=ChangeState.PENDING):
+        new_party = contacts.ContactRef(id=pending[0].new_contact_id)
+        await contacts.find_contact(session, peek.request.account_id, new_party, lock="key_share")
     confirmation = await by_token(session, token, lock=True)
     request = confirmation.request
     actor = Actor(request.account_id, None, "web")
