@@ -43,6 +43,28 @@ async def registrant_of_domains(
     return owner, names
 
 
+async def edited_registrant(
+    http: httpx.AsyncClient, tag: str, email: str, count: int = DOMAINS
+) -> tuple[dict[str, Any], list[str], int]:
+    """A registrant of ``count`` domains whose email is edited: it, the domains, and the id of
+    the first of the changes now pending."""
+    owner, names = await registrant_of_domains(http, tag, count)
+    edited = await http.patch(f"/api/v1/contacts/{owner['handle']}", json={"email": email})
+    assert edited.status_code == 202, edited.text
+    return owner, names, edited.json()["registrant_changes"][0]["id"]
+
+
+async def asked_emails(db: Database, account_id: int) -> list[str]:
+    """The new emails the account's pending changes ask the parties to confirm."""
+    found = await rows(
+        db,
+        "SELECT DISTINCT q.new_email FROM registrant_change c JOIN registrant_change_request q "
+        "ON q.id = c.request_id WHERE c.account_id = :a AND c.state = 'pending'",
+        a=account_id,
+    )
+    return [email for (email,) in found]
+
+
 async def link(db: Database, change_id: int, party: str) -> str:
     """A party's confirmation link, stored as the worker stores one."""
     token = secrets.token_urlsafe(32)
@@ -119,13 +141,7 @@ async def test_concurrent_edits_of_one_registrant_start_one_pending_change_per_d
     # pending changes with changes to the contact as it is then: one pending change per
     # domain, to the email the contact has in the end.
     assert await pending_per_domain(db, account_id) == dict.fromkeys(names, 1)
-    asked = await rows(
-        db,
-        "SELECT DISTINCT q.new_email FROM registrant_change c JOIN registrant_change_request q "
-        "ON q.id = c.request_id WHERE c.account_id = :a AND c.state = 'pending'",
-        a=account_id,
-    )
-    assert asked == [(final["email"],)]
+    assert await asked_emails(db, account_id) == [final["email"]]
     held = await registrants(db, account_id)
     assert {email for _name, email, _handle in held} == {owner["email"]}
     assert owner["handle"] not in {handle for _name, _email, handle in held}
@@ -139,12 +155,7 @@ async def test_the_new_registrant_edited_while_both_parties_confirm(
     team = await new_team(server)
     account_id = team["account"]["id"]
     async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
-        owner, names = await registrant_of_domains(http, "again")
-        edited = await http.patch(
-            f"/api/v1/contacts/{owner['handle']}", json={"email": "again-1@x.example"}
-        )
-        assert edited.status_code == 202, edited.text
-        change_id = edited.json()["registrant_changes"][0]["id"]
+        owner, names, change_id = await edited_registrant(http, "again", "again-1@x.example")
         prior, new = await link(db, change_id, "prior"), await link(db, change_id, "new")
         edit = http.patch(
             f"/api/v1/contacts/{owner['handle']}", json={"email": "again-2@x.example"}
@@ -154,13 +165,7 @@ async def test_the_new_registrant_edited_while_both_parties_confirm(
     # A press after the edit finds its link replaced (410); before it, it confirmed (200).
     assert set(statuses(list(answers[1:]))) <= {200, 410}, [a.text[:300] for a in answers]
     assert await pending_per_domain(db, account_id) == dict.fromkeys(names, 1)
-    asked = await rows(
-        db,
-        "SELECT DISTINCT q.new_email FROM registrant_change c JOIN registrant_change_request q "
-        "ON q.id = c.request_id WHERE c.account_id = :a AND c.state = 'pending'",
-        a=account_id,
-    )
-    assert asked == [("again-2@x.example",)]
+    assert await asked_emails(db, account_id) == ["again-2@x.example"]
 
 
 async def test_contacts_made_the_default_at_once_hold_each_unset_registrant_once(
@@ -236,12 +241,7 @@ async def test_both_parties_confirming_at_once_apply_the_change_once(
     team = await new_team(server)
     account_id = team["account"]["id"]
     async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
-        owner, names = await registrant_of_domains(http, "both")
-        edited = await http.patch(
-            f"/api/v1/contacts/{owner['handle']}", json={"email": "both-new@x.example"}
-        )
-        assert edited.status_code == 202, edited.text
-        change_id = edited.json()["registrant_changes"][0]["id"]
+        owner, names, change_id = await edited_registrant(http, "both", "both-new@x.example")
         prior, new = await link(db, change_id, "prior"), await link(db, change_id, "new")
         answers = await asyncio.gather(press(server, prior), press(server, new))
     assert statuses(list(answers)) == [200, 200], [a.text[:300] for a in answers]
@@ -273,12 +273,9 @@ async def test_a_confirmation_racing_a_cancel_ends_one_way_only(
     account_id = team["account"]["id"]
     async with asyncio.timeout(ROUND_TIMEOUT), client_for(server, team["token"]) as http:
         for round_ in range(3):
-            owner, [name] = await registrant_of_domains(http, f"cancel{round_}", count=1)
-            edited = await http.patch(
-                f"/api/v1/contacts/{owner['handle']}", json={"email": f"c{round_}@x.example"}
+            owner, [name], change_id = await edited_registrant(
+                http, f"cancel{round_}", f"c{round_}@x.example", count=1
             )
-            assert edited.status_code == 202, edited.text
-            change_id = edited.json()["registrant_changes"][0]["id"]
             first = await press(server, await link(db, change_id, "prior"))
             assert first.status_code == 200, first.text
             last = await link(db, change_id, "new")
